@@ -1,0 +1,49 @@
+# Outpost — the two commands a newcomer needs are `make run` and `make test`.
+SWIFT ?= swift
+# Debian packages the build, the tests and the demo need (installed by `make deps` when missing).
+DEB_PACKAGES := pkg-config libsnappy-dev libre2-dev prometheus victoria-metrics prometheus-node-exporter
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build release run test test-e2e bench format lint clean
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build --product outpost
+
+release: deps
+	$(SWIFT) build -c release --product outpost
+
+# Starts node_exporter, a Prometheus receiver and Outpost on loopback; Ctrl-C stops all three.
+run: build
+	scripts/run.sh "$$($(SWIFT) build --show-bin-path)/outpost"
+
+# Unit tests and the end-to-end tests (real outpost binary, Prometheus and node_exporter).
+test: deps
+	$(SWIFT) build --product outpost
+	$(SWIFT) build --build-tests
+	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build
+
+test-e2e: deps
+	$(SWIFT) build --product outpost
+	$(SWIFT) build --build-tests
+	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --filter EndToEndTests
+
+bench:
+	@echo "no benchmarks yet: the end-to-end benchmark against vmagent and the Prometheus agent is its own issue"
+
+format:
+	$(SWIFT) format --in-place --recursive --configuration .swift-format Sources Tests Package.swift
+
+lint:
+	$(SWIFT) format lint --strict --recursive --configuration .swift-format Sources Tests Package.swift
+
+clean:
+	rm -rf .build

@@ -1,0 +1,113 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "outpost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "outpost", targets: ["outpost"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C glue: one header each over the Debian system libraries.
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+
+        .target(name: "OutpostModel", swiftSettings: strict),
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "OutpostModel",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "Exposition", dependencies: ["OutpostModel"], swiftSettings: strict),
+        .target(
+            name: "OutpostConfig",
+            dependencies: ["OutpostModel", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Transport",
+            dependencies: [
+                "OutpostConfig", "Telemetry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "Discovery", dependencies: ["OutpostConfig", "OutpostModel"], swiftSettings: strict),
+        .target(
+            name: "WAL",
+            dependencies: ["OutpostModel", "Telemetry", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Scrape",
+            dependencies: [
+                "Exposition", "Discovery", "WAL", "Transport", "Telemetry", "OutpostConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "RemoteWrite",
+            dependencies: [
+                "WAL", "OutpostConfig", "Transport", "Telemetry", "CSnappy",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Web",
+            dependencies: [
+                "Telemetry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "outpost",
+            dependencies: [
+                "OutpostModel", "OutpostConfig", "Discovery", "WAL", "Scrape", "RemoteWrite", "Web", "Telemetry", "Transport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "OutpostModelTests", dependencies: ["OutpostModel"], swiftSettings: strict),
+        .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "OutpostModel"], swiftSettings: strict),
+        .testTarget(name: "OutpostConfigTests", dependencies: ["OutpostConfig"], swiftSettings: strict),
+        .testTarget(name: "WALTests", dependencies: ["WAL", "OutpostModel", "Telemetry"], swiftSettings: strict),
+        .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel"], swiftSettings: strict),
+        .testTarget(
+            name: "RemoteWriteTests",
+            dependencies: ["RemoteWrite", "WAL", "OutpostModel", "CSnappy"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "EndToEndTests", swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,243 @@
+import OutpostModel
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads a configuration file: YAML → typed values (``parse(yaml:file:)``), then the cross-field
+/// checks Prometheus makes (``validate(_:)``). Every error carries file and line.
+public enum ConfigLoader {
+    /// Reads and parses `path`.
+    public static func load(path: String) throws(ConfigError) -> OutpostConfiguration {
+        guard let text = readFile(path) else {
+            throw ConfigError(file: path, line: 0, message: "cannot read file")
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    /// Parses configuration text; `file` is used in error messages.
+    public static func parse(yaml text: String, file: String) throws(ConfigError) -> OutpostConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw yamlError(error, file: file)
+        } catch {
+            throw ConfigError(file: file, line: 0, message: "\(error)")
+        }
+        var config = OutpostConfiguration()
+        config.file = file
+        guard let root else { return config }  // an empty file is a valid, empty configuration
+        let top = try YAMLFields(
+            root, file: file, context: "config", allowed: ["global", "scrape_configs", "remote_write"])
+        if let g = top.node("global") {
+            config.global = try parseGlobal(g, file: file)
+        }
+        for (i, node) in try top.sequence("scrape_configs").enumerated() {
+            config.scrapeConfigs.append(try parseScrapeConfig(node, index: i, global: config.global, file: file))
+        }
+        for (i, node) in try top.sequence("remote_write").enumerated() {
+            config.remoteWrite.append(try parseRemoteWrite(node, index: i, file: file))
+        }
+        try validate(config, lines: top)
+        return config
+    }
+
+    // MARK: - Sections
+
+    static func parseGlobal(_ node: Node, file: String) throws(ConfigError) -> GlobalConfig {
+        let f = try YAMLFields(
+            node, file: file, context: "global", allowed: ["scrape_interval", "scrape_timeout", "external_labels"])
+        var g = GlobalConfig()
+        if let d = try f.duration("scrape_interval") {
+            guard d > .zero else { throw f.error("scrape_interval", "must be greater than 0") }
+            g.scrapeInterval = d
+        }
+        if let d = try f.duration("scrape_timeout") {
+            guard d > .zero else { throw f.error("scrape_timeout", "must be greater than 0") }
+            g.scrapeTimeout = d
+            guard d <= g.scrapeInterval else {
+                throw f.error("scrape_timeout", "global scrape timeout greater than scrape interval")
+            }
+        } else if g.scrapeTimeout > g.scrapeInterval {
+            g.scrapeTimeout = g.scrapeInterval
+        }
+        let external = try f.stringMap("external_labels")
+        for (name, _) in external where !isValidLabelName(name) || name.hasPrefix("__") {
+            throw f.error("external_labels", "\"\(name)\" is not a valid label name")
+        }
+        g.externalLabels = Labels(external)
+        return g
+    }
+
+    static func parseScrapeConfig(
+        _ node: Node, index: Int, global: GlobalConfig, file: String
+    ) throws(ConfigError) -> ScrapeConfig {
+        let f = try YAMLFields(
+            node, file: file, context: "scrape_configs[\(index)]",
+            allowed: [
+                "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "honor_labels",
+                "honor_timestamps", "static_configs",
+            ])
+        var c = ScrapeConfig()
+        guard let job = try f.string("job_name"), !job.isEmpty else {
+            throw ConfigError(file: file, line: f.line, message: "scrape_configs[\(index)]: job_name is required")
+        }
+        c.jobName = job
+        c.scrapeInterval = try f.duration("scrape_interval") ?? global.scrapeInterval
+        guard c.scrapeInterval > .zero else { throw f.error("scrape_interval", "must be greater than 0") }
+        if let t = try f.duration("scrape_timeout") {
+            guard t > .zero else { throw f.error("scrape_timeout", "must be greater than 0") }
+            c.scrapeTimeout = t
+        } else {
+            c.scrapeTimeout = min(global.scrapeTimeout, c.scrapeInterval)
+        }
+        guard c.scrapeTimeout <= c.scrapeInterval else {
+            throw f.error(
+                "scrape_timeout", "scrape timeout greater than scrape interval for scrape config with job name \"\(job)\"")
+        }
+        if let p = try f.string("metrics_path") {
+            guard p.hasPrefix("/") else { throw f.error("metrics_path", "must start with /") }
+            c.metricsPath = p
+        }
+        if let s = try f.string("scheme") {
+            guard s == "http" || s == "https" else { throw f.error("scheme", "must be http or https, got \"\(s)\"") }
+            c.scheme = s
+        }
+        c.params = try f.stringListMap("params")
+        c.honorLabels = try f.bool("honor_labels") ?? false
+        c.honorTimestamps = try f.bool("honor_timestamps") ?? true
+        for (j, sc) in try f.sequence("static_configs").enumerated() {
+            let sf = try YAMLFields(
+                sc, file: file, context: "scrape_configs[\(index)].static_configs[\(j)]", allowed: ["targets", "labels"])
+            var s = StaticConfig()
+            s.targets = try sf.stringList("targets")
+            for t in s.targets {
+                guard !t.isEmpty, !t.contains("/"), !t.contains(" ") else {
+                    throw sf.error("targets", "\"\(t)\" is not a valid address: use host:port, without scheme or path")
+                }
+            }
+            s.labels = try sf.stringMap("labels")
+            for (name, _) in s.labels where !isValidLabelName(name) {
+                throw sf.error("labels", "\"\(name)\" is not a valid label name")
+            }
+            c.staticConfigs.append(s)
+        }
+        return c
+    }
+
+    static func parseRemoteWrite(_ node: Node, index: Int, file: String) throws(ConfigError) -> RemoteWriteConfig {
+        let f = try YAMLFields(
+            node, file: file, context: "remote_write[\(index)]",
+            allowed: ["url", "name", "headers", "remote_timeout", "queue_config"])
+        var r = RemoteWriteConfig()
+        guard let url = try f.string("url"), !url.isEmpty else {
+            throw ConfigError(file: file, line: f.line, message: "remote_write[\(index)]: url is required")
+        }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
+            throw f.error("url", "must be an http:// or https:// URL, got \"\(url)\"")
+        }
+        r.url = url
+        r.name = try f.string("name") ?? ""
+        if r.name.isEmpty {
+            // Prometheus derives the name from a hash of the endpoint's config; a hash of the URL is
+            // as stable across restarts and keeps the WAL cursor when unrelated fields change.
+            let h = FNV1a64.hash(url)
+            r.name = String(String(h, radix: 16).prefix(6))
+        }
+        r.headers = try f.stringMap("headers")
+        let reserved = ["host", "authorization", "content-encoding", "content-type", "x-prometheus-remote-write-version",
+                        "user-agent", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "www-authenticate"]
+        for (name, _) in r.headers where reserved.contains(name.lowercased()) {
+            throw f.error("headers", "\(name) is a reserved header. It must not be changed")
+        }
+        if let t = try f.duration("remote_timeout") {
+            guard t > .zero else { throw f.error("remote_timeout", "must be greater than 0") }
+            r.remoteTimeout = t
+        }
+        if let q = f.node("queue_config") {
+            let qf = try YAMLFields(
+                q, file: file, context: "remote_write[\(index)].queue_config",
+                allowed: [
+                    "capacity", "max_shards", "min_shards", "max_samples_per_send", "batch_send_deadline",
+                    "min_backoff", "max_backoff",
+                ])
+            r.queueConfig.capacity = try qf.int("capacity", minimum: 1) ?? r.queueConfig.capacity
+            r.queueConfig.maxShards = try qf.int("max_shards", minimum: 1) ?? r.queueConfig.maxShards
+            r.queueConfig.minShards = try qf.int("min_shards", minimum: 1) ?? r.queueConfig.minShards
+            r.queueConfig.maxSamplesPerSend =
+                try qf.int("max_samples_per_send", minimum: 1) ?? r.queueConfig.maxSamplesPerSend
+            r.queueConfig.batchSendDeadline = try qf.duration("batch_send_deadline") ?? r.queueConfig.batchSendDeadline
+            r.queueConfig.minBackoff = try qf.duration("min_backoff") ?? r.queueConfig.minBackoff
+            r.queueConfig.maxBackoff = try qf.duration("max_backoff") ?? r.queueConfig.maxBackoff
+            guard r.queueConfig.minShards <= r.queueConfig.maxShards else {
+                throw qf.error("min_shards", "must not be greater than max_shards")
+            }
+            guard r.queueConfig.minBackoff <= r.queueConfig.maxBackoff else {
+                throw qf.error("min_backoff", "must not be greater than max_backoff")
+            }
+            guard r.queueConfig.batchSendDeadline > .zero else {
+                throw qf.error("batch_send_deadline", "must be greater than 0")
+            }
+        }
+        return r
+    }
+
+    // MARK: - Cross-field checks
+
+    static func validate(_ config: OutpostConfiguration, lines top: YAMLFields) throws(ConfigError) {
+        var jobs: Set<String> = []
+        for job in config.scrapeConfigs where !jobs.insert(job.jobName).inserted {
+            throw ConfigError(
+                file: config.file, line: top.lineOf("scrape_configs"),
+                message: "found multiple scrape configs with job name \"\(job.jobName)\"")
+        }
+        var names: Set<String> = []
+        for rw in config.remoteWrite where !names.insert(rw.name).inserted {
+            throw ConfigError(
+                file: config.file, line: top.lineOf("remote_write"),
+                message: "found multiple remote write configs with job name \"\(rw.name)\"")
+        }
+    }
+
+    static func yamlError(_ error: YamlError, file: String) -> ConfigError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return ConfigError(file: file, line: mark.line, message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigError(
+                file: file, line: context.mark.line,
+                message: "field \(duplicates.joined(separator: ", ")) given twice")
+        default:
+            return ConfigError(file: file, line: 0, message: "invalid YAML: \(error)")
+        }
+    }
+
+    static func readFile(_ path: String) -> String? {
+        guard let fp = fopen(path, "rb") else { return nil }
+        defer { fclose(fp) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, fp) }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        if ferror(fp) != 0 { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Whether `name` is a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+public func isValidLabelName(_ name: String) -> Bool {
+    guard let first = name.utf8.first else { return false }
+    func letter(_ b: UInt8) -> Bool {
+        (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || b == 95
+    }
+    guard letter(first) else { return false }
+    return name.utf8.allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
+}

@@ -1,0 +1,261 @@
+import Logging
+import OutpostConfig
+import OutpostModel
+import ServiceLifecycle
+import Synchronization
+import Telemetry
+import Transport
+import WAL
+
+/// One `remote_write` endpoint: its own WAL reader and cursor, batching, encoding, and the retry
+/// loop. Endpoints share nothing but the WAL files, so a slow or dead one never holds back another.
+///
+/// Delivery is at-least-once: the cursor is persisted only after the endpoint acknowledged (or
+/// permanently refused) everything before it, so a restart or crash resends at most what was sent
+/// since the last persist.
+public final class RemoteEndpoint: Service {
+    public let config: RemoteWriteConfig
+    private let wal: WriteAheadLog
+    private let transport: HTTPTransport
+    private let status: StatusBoard
+    private let logger: Logger
+    private let externalLabels: Labels
+    private let shuttingDown = Atomic<Bool>(false)
+    /// How long a graceful shutdown waits for an in-flight batch.
+    public let shutdownGrace: Duration = .seconds(5)
+    /// How often the acknowledged cursor is persisted.
+    public let persistInterval: Duration = .seconds(5)
+
+    private let samplesTotal: CounterMetric
+    private let failedTotal: CounterMetric
+    private let retriedTotal: CounterMetric
+    private let droppedTotal: CounterMetric
+    private let bytesTotal: CounterMetric
+    private let pendingGauge: GaugeMetric
+    private let highestSent: GaugeMetric
+    private let shards: GaugeMetric
+
+    public init(
+        config: RemoteWriteConfig, externalLabels: Labels, wal: WriteAheadLog, transport: HTTPTransport,
+        status: StatusBoard, registry: MetricsRegistry, logger: Logger
+    ) {
+        self.config = config
+        self.externalLabels = externalLabels
+        self.wal = wal
+        self.transport = transport
+        self.status = status
+        var logger = logger
+        logger[metadataKey: "remote_name"] = "\(config.name)"
+        logger[metadataKey: "url"] = "\(redactURL(config.url))"
+        self.logger = logger
+        let labels = [("remote_name", config.name), ("url", redactURL(config.url))]
+        samplesTotal = registry.makeCounter(name: MetricName.remoteSamplesTotal, labels: labels)
+        failedTotal = registry.makeCounter(name: MetricName.remoteSamplesFailed, labels: labels)
+        retriedTotal = registry.makeCounter(name: MetricName.remoteSamplesRetried, labels: labels)
+        droppedTotal = registry.makeCounter(name: MetricName.remoteSamplesDropped, labels: labels)
+        bytesTotal = registry.makeCounter(name: MetricName.remoteBytesTotal, labels: labels)
+        pendingGauge = registry.makeGauge(name: MetricName.remoteSamplesPending, labels: labels)
+        highestSent = registry.makeGauge(name: MetricName.remoteHighestSent, labels: labels)
+        shards = registry.makeGauge(name: MetricName.remoteShards, labels: labels)
+    }
+
+    public func run() async throws {
+        let loopTask = Task { await self.loop() }
+        let grace = shutdownGrace
+        await withGracefulShutdownHandler {
+            await loopTask.value
+        } onGracefulShutdown: {
+            self.shuttingDown.store(true, ordering: .relaxed)
+            Task {
+                try? await Task.sleep(for: grace)
+                loopTask.cancel()
+            }
+        }
+    }
+
+    private var stopping: Bool { shuttingDown.load(ordering: .relaxed) || Task.isCancelled }
+
+    private func loop() async {
+        shards.set(1.0)
+        let start = wal.registerReader(config.name)
+        logger.info("remote write starting", metadata: ["cursor": "\(start)"])
+        var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: start.position.segment, offset: 0))
+        defer { reader.close() }
+        var labels = SeriesLabelCache(externalLabels: externalLabels)
+        var encoder = WriteRequestEncoder()
+        var compressed: [UInt8] = []
+        var scratch: [Sample] = []
+        var batch: [Sample] = []
+        batch.reserveCapacity(config.queueConfig.maxSamplesPerSend)
+        /// Everything before this has been read into `batch` (or needs no sending).
+        var consumed = start
+        /// Acknowledged (delivered or permanently dropped) up to here.
+        var acknowledged = start
+        var lastPersisted = start
+        let clock = ContinuousClock()
+        var lastPersist = clock.now
+        var batchStarted: ContinuousClock.Instant? = nil
+        let maxBatch = config.queueConfig.maxSamplesPerSend
+        var stats = EndpointStatus(name: config.name, url: redactURL(config.url))
+
+        while true {
+            // Read until the batch is full or the WAL has nothing new.
+            var readError: String? = nil
+            while batch.count < maxBatch && !stopping {
+                let head = wal.head
+                var partial: WALPosition? = nil
+                let got: Bool
+                do {
+                    got = try reader.next(head: head, corrupt: { readError = $0 }) { record in
+                        switch record.type {
+                        case .series:
+                            _ = WALCodec.decodeSeries(record.payload) { ref, l in labels.add(ref, l) }
+                            if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
+                        case .samples:
+                            guard record.start >= consumed.position else { return }
+                            scratch.removeAll(keepingCapacity: true)
+                            guard WALCodec.decodeSamples(record.payload, into: &scratch) else {
+                                readError = "segment \(record.start.segment): malformed samples record skipped"
+                                consumed = WALCursor(position: record.end, skip: 0)
+                                return
+                            }
+                            let from = record.start == consumed.position ? min(consumed.skip, scratch.count) : 0
+                            let take = min(scratch.count - from, maxBatch - batch.count)
+                            batch.append(contentsOf: scratch[from..<(from + take)])
+                            if from + take < scratch.count {
+                                consumed = WALCursor(position: record.start, skip: from + take)
+                                partial = record.start
+                            } else {
+                                consumed = WALCursor(position: record.end, skip: 0)
+                            }
+                        default:
+                            if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
+                        }
+                    }
+                } catch {
+                    readError = error.description
+                    got = false
+                }
+                if let readError {
+                    logger.error("WAL read problem", metadata: ["error": "\(readError)"])
+                    stats.lastError = readError
+                }
+                if let partial { reader.reposition(partial) }
+                if !got { break }
+                if batchStarted == nil && !batch.isEmpty { batchStarted = clock.now }
+            }
+            pendingGauge.set(Double(batch.count))
+
+            let deadlinePassed = batchStarted.map { clock.now - $0 >= config.queueConfig.batchSendDeadline } ?? false
+            if !batch.isEmpty && (batch.count >= maxBatch || deadlinePassed || stopping) {
+                let (encoded, unknown) = encoder.encode(batch, labels: labels)
+                if unknown > 0 {
+                    droppedTotal.increment(by: Int64(unknown))
+                    logger.warning("samples of unknown series dropped", metadata: ["samples": "\(unknown)"])
+                }
+                var delivered = true
+                if encoded > 0 {
+                    Snappy.compress(encoder.buffer, into: &compressed)
+                    delivered = await send(compressed, samples: encoded, stats: &stats)
+                }
+                if !delivered { break }  // shutting down mid-retry: the cursor stays before this batch
+                var highest: Int64 = 0
+                for s in batch where s.timestamp > highest { highest = s.timestamp }
+                highestSent.set(Double(highest) / 1000)
+                batch.removeAll(keepingCapacity: true)
+                batchStarted = nil
+                acknowledged = consumed
+                pendingGauge.set(0.0)
+                stats.lagSeconds = max(0, Double(wal.highestTimestamp - highest) / 1000)
+            } else if batch.isEmpty {
+                acknowledged = consumed
+            }
+            if acknowledged != lastPersisted && (clock.now - lastPersist >= persistInterval || stopping) {
+                persist(acknowledged)
+                lastPersisted = acknowledged
+                lastPersist = clock.now
+            }
+            stats.pending = batch.count
+            stats.cursor = acknowledged.description
+            let snapshot = stats
+            status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
+            if stopping && batch.isEmpty { break }
+            if stopping && Task.isCancelled { break }
+            // Nothing more to read right now: wait a little for the next scrape's append.
+            if batch.count < maxBatch {
+                let wait: Duration = batchStarted.map {
+                    max(.milliseconds(1), min(.milliseconds(100), config.queueConfig.batchSendDeadline - (clock.now - $0)))
+                } ?? .milliseconds(100)
+                try? await Task.sleep(for: wait)
+            }
+        }
+        if acknowledged != lastPersisted { persist(acknowledged) }
+        let snapshot = stats
+        status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
+        logger.info("remote write stopped", metadata: ["cursor": "\(acknowledged)", "unsent": "\(batch.count)"])
+    }
+
+    private func persist(_ cursor: WALCursor) {
+        do {
+            try wal.commit(reader: config.name, cursor: cursor)
+        } catch {
+            logger.error("persisting WAL cursor failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends one compressed request until it is delivered or dropped. Returns false only when a
+    /// shutdown interrupted the retries (the batch stays in the WAL for the next start).
+    private func send(_ body: [UInt8], samples: Int, stats: inout EndpointStatus) async -> Bool {
+        let headers: [(String, String)] =
+            [
+                ("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"),
+                ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", BuildInfo.userAgent),
+            ] + config.headers
+        let q = config.queueConfig
+        var backoff: Duration = .zero
+        samplesTotal.increment(by: Int64(samples))
+        while true {
+            var statusCode: Int? = nil
+            var retryAfter: Duration? = nil
+            var message = ""
+            do {
+                let r = try await transport.post(url: config.url, headers: headers, body: body, timeout: config.remoteTimeout)
+                statusCode = r.status
+                retryAfter = SendDecision.parseRetryAfter(r.header("Retry-After"))
+                if !(200..<300).contains(r.status) {
+                    message = "server returned HTTP status \(r.status): \(r.body.prefixString(256))"
+                }
+            } catch {
+                message = error.description
+            }
+            switch SendDecision.decide(
+                status: statusCode, retryAfter: retryAfter, previous: backoff, minBackoff: q.minBackoff,
+                maxBackoff: q.maxBackoff)
+            {
+            case .delivered:
+                bytesTotal.increment(by: Int64(body.count))
+                stats.samplesSent += Int64(samples)
+                stats.lastSuccess = Timestamp.nowMilliseconds()
+                stats.lastError = ""
+                return true
+            case .drop:
+                failedTotal.increment(by: Int64(samples))
+                stats.samplesFailed += Int64(samples)
+                stats.lastError = message
+                logger.error("non-recoverable error, samples dropped", metadata: ["samples": "\(samples)", "error": "\(message)"])
+                return true
+            case .retry(let next):
+                if stopping { return false }
+                retriedTotal.increment(by: Int64(samples))
+                stats.samplesRetried += Int64(samples)
+                stats.lastError = message
+                let snapshot = stats
+                status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
+                logger.warning("send failed, retrying", metadata: ["error": "\(message)", "backoff": "\(next)"])
+                backoff = next
+                try? await Task.sleep(for: next)
+                if stopping { return false }
+            }
+        }
+    }
+}

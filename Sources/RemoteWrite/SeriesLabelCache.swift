@@ -1,0 +1,50 @@
+import OutpostModel
+
+/// Each series' labels as ready-to-send protobuf `Label` messages, external labels already merged:
+/// built once per series when its WAL series record is read, then copied as one block per send.
+struct SeriesLabelCache {
+    private var arena: [UInt8] = []
+    private var spans: [SeriesRef: Range<Int>] = [:]
+    private let external: [(name: [UInt8], value: [UInt8])]
+
+    init(externalLabels: Labels) {
+        var ext: [(name: [UInt8], value: [UInt8])] = []
+        externalLabels.forEach { n, v in ext.append((Array(n), Array(v))) }
+        external = ext
+    }
+
+    var count: Int { spans.count }
+
+    /// Records `labels` for `ref`; a ref already known keeps its first encoding (series records repeat
+    /// at the start of every segment with the same labels).
+    mutating func add(_ ref: SeriesRef, _ labels: Labels) {
+        guard spans[ref] == nil else { return }
+        let start = arena.count
+        // Merge the series' sorted labels with the sorted external labels; the series wins on a tie.
+        var ext = 0
+        labels.forEach { name, value in
+            while ext < external.count && external[ext].name.lexicographicallyPrecedes(name) {
+                external[ext].name.withUnsafeBytes { n in
+                    external[ext].value.withUnsafeBytes { v in ProtoWriter.label(&arena, name: n, value: v) }
+                }
+                ext += 1
+            }
+            if ext < external.count && external[ext].name.elementsEqual(name) { ext += 1 }
+            ProtoWriter.label(&arena, name: name, value: value)
+        }
+        while ext < external.count {
+            external[ext].name.withUnsafeBytes { n in
+                external[ext].value.withUnsafeBytes { v in ProtoWriter.label(&arena, name: n, value: v) }
+            }
+            ext += 1
+        }
+        spans[ref] = start..<arena.count
+    }
+
+    /// Calls `body` with the encoded labels of `ref`, or returns false if the series is unknown.
+    func withLabels(_ ref: SeriesRef, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard let span = spans[ref] else { return false }
+        arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[span])) }
+        return true
+    }
+}

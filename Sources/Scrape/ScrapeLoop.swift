@@ -1,0 +1,165 @@
+import Logging
+import OutpostModel
+import Synchronization
+import Telemetry
+import Transport
+import WAL
+
+extension WriteAheadLog: SeriesResolver {}
+
+/// Counters shared by every loop, made once from the registry.
+struct ScrapeMetrics: Sendable {
+    let targetsUp: GaugeMetric
+    let targetsDown: GaugeMetric
+    let targetsUnknown: GaugeMetric
+    let duplicates: CounterMetric
+
+    init(registry: MetricsRegistry) {
+        targetsUp = registry.makeGauge(name: MetricName.targets, labels: [("health", "up")])
+        targetsDown = registry.makeGauge(name: MetricName.targets, labels: [("health", "down")])
+        targetsUnknown = registry.makeGauge(name: MetricName.targets, labels: [("health", "unknown")])
+        duplicates = registry.makeCounter(name: MetricName.scrapeDuplicates)
+    }
+
+    func gauge(_ h: TargetHealth) -> GaugeMetric {
+        switch h {
+        case .up: targetsUp
+        case .down: targetsDown
+        case .unknown: targetsUnknown
+        }
+    }
+}
+
+/// The I/O shell around ``ScrapeLoopCore``: waits for the target's slot in each interval, fetches,
+/// hands the bytes to the core, appends the result to the WAL and publishes status.
+final class ScrapeLoop: Sendable {
+    let target: ScrapeTarget
+    private let wal: WriteAheadLog
+    private let transport: HTTPTransport
+    private let status: StatusBoard
+    private let metrics: ScrapeMetrics
+    private let logger: Logger
+    private let offsetSeed: UInt64
+    private let scrapes: CounterMetric
+    private let failures: CounterMetric
+    /// Set when the target was removed (not at shutdown): the loop then writes end-of-run staleness.
+    private let markStaleOnStop = Atomic<Bool>(false)
+
+    init(
+        target: ScrapeTarget, wal: WriteAheadLog, transport: HTTPTransport, status: StatusBoard,
+        metrics: ScrapeMetrics, registry: MetricsRegistry, offsetSeed: UInt64, logger: Logger
+    ) {
+        self.target = target
+        self.wal = wal
+        self.transport = transport
+        self.status = status
+        self.metrics = metrics
+        self.offsetSeed = offsetSeed
+        self.logger = logger
+        self.scrapes = registry.makeCounter(name: MetricName.targetScrapesTotal, labels: [("job", target.job)])
+        self.failures = registry.makeCounter(name: MetricName.targetScrapeFailures, labels: [("job", target.job)])
+    }
+
+    /// Asks the loop to write staleness markers for all its series when it stops.
+    func markRemoved() { markStaleOnStop.store(true, ordering: .relaxed) }
+
+    /// Runs until the task is cancelled.
+    func run() async {
+        var core = ScrapeLoopCore(target: target, resolver: wal)
+        var health = TargetHealth.unknown
+        metrics.gauge(health).increment()
+        let clock = ContinuousClock()
+        var next = clock.now + target.offset(nowNanoseconds: Timestamp.nowNanoseconds(), seed: offsetSeed)
+        let headers: [(String, String)] = [
+            ("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1"),
+            ("User-Agent", BuildInfo.userAgent),
+            ("X-Prometheus-Scrape-Timeout-Seconds", formatSeconds(target.timeout.seconds)),
+        ]
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(until: next, clock: clock)
+            } catch {
+                break
+            }
+            let startedAt = clock.now
+            let timestamp = Timestamp.nowMilliseconds()
+            let (report, error) = await scrapeOnce(core: &core, headers: headers, timestamp: timestamp)
+            if Task.isCancelled && error != nil { break }  // shutdown interrupted the request: not a failure
+            let duration = (clock.now - startedAt).seconds
+            core.appendReport(up: error == nil, duration: duration, report: report, timestamp: timestamp)
+            var appendError: String? = nil
+            do {
+                try wal.append(core.samples)
+            } catch {
+                appendError = "WAL append failed: \(error)"
+                logger.error("WAL append failed, samples of this scrape lost", metadata: ["error": "\(error)"])
+            }
+            scrapes.increment()
+            if error != nil { failures.increment() }
+            if report.duplicates > 0 { metrics.duplicates.increment(by: Int64(report.duplicates)) }
+            let newHealth: TargetHealth = error == nil ? .up : .down
+            if newHealth != health {
+                metrics.gauge(health).decrement()
+                metrics.gauge(newHealth).increment()
+                health = newHealth
+            }
+            let message = error ?? appendError ?? ""
+            status.updateTarget(target.key) { s in
+                s.health = newHealth
+                s.lastScrape = timestamp
+                s.lastScrapeDuration = duration
+                s.lastError = message
+                s.lastSamples = report.samplesScraped
+            }
+            // Next slot: keep the phase; skip slots a slow scrape overran.
+            next = next + target.interval
+            let now = clock.now
+            while next < now { next = next + target.interval }
+        }
+        metrics.gauge(health).decrement()
+        if markStaleOnStop.load(ordering: .relaxed) {
+            core.endOfRun(timestamp: Timestamp.nowMilliseconds())
+            try? wal.append(core.samples)
+        }
+    }
+
+    private func scrapeOnce(
+        core: inout ScrapeLoopCore, headers: [(String, String)], timestamp: Int64
+    ) async -> (ScrapeReport, String?) {
+        let result: HTTPResult
+        do {
+            result = try await transport.get(url: target.url, headers: headers, timeout: target.timeout)
+        } catch {
+            core.failed(timestamp: timestamp)
+            return (ScrapeReport(), error.description)
+        }
+        guard result.status == 200 else {
+            core.failed(timestamp: timestamp)
+            return (ScrapeReport(), "server returned HTTP status \(result.status) \(reasonPhrase(result.status))")
+        }
+        let outcome = result.body.withUnsafeBytes { core.ingest(body: $0, timestamp: timestamp) }
+        switch outcome {
+        case .success(let report): return (report, nil)
+        case .failure(let error): return (ScrapeReport(), error.description)
+        }
+    }
+}
+
+func formatSeconds(_ s: Double) -> String {
+    if s == s.rounded() { return String(Int64(s)) }
+    return String(s)
+}
+
+func reasonPhrase(_ status: Int) -> String {
+    switch status {
+    case 400: "Bad Request"
+    case 401: "Unauthorized"
+    case 403: "Forbidden"
+    case 404: "Not Found"
+    case 500: "Internal Server Error"
+    case 502: "Bad Gateway"
+    case 503: "Service Unavailable"
+    case 504: "Gateway Timeout"
+    default: ""
+    }
+}

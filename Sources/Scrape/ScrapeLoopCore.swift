@@ -1,0 +1,181 @@
+import Exposition
+import OutpostModel
+
+/// Hands out series refs for label sets; the WAL in production.
+public protocol SeriesResolver: Sendable {
+    func seriesRef(for labels: Labels) -> SeriesRef
+}
+
+/// Why a scrape's body was rejected.
+public struct ScrapeBodyError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// What one scrape produced, for the synthetic series and `/status`.
+public struct ScrapeReport: Sendable, Equatable {
+    public var samplesScraped = 0
+    public var samplesPostRelabeling = 0
+    public var seriesAdded = 0
+    public var duplicates = 0
+    /// Staleness markers written for series that disappeared.
+    public var staleMarkers = 0
+}
+
+/// The decisions of one target's scrape loop, without I/O: body → samples (through the series
+/// cache), staleness for series that disappeared or for a failed scrape, and the synthetic series.
+/// The loop shell fetches bytes and appends ``samples`` to the WAL.
+public struct ScrapeLoopCore {
+    public let target: ScrapeTarget
+    private let resolver: any SeriesResolver
+    private var cache = SeriesCache()
+    private var iteration: UInt32 = 0
+    /// Entries seen by the last successful scrape.
+    private var previous: [Int32] = []
+    private var current: [Int32] = []
+    /// Refs of the synthetic series, resolved once.
+    private let reportRefs: [SeriesRef]
+
+    /// The samples to append for the last call, reused between scrapes.
+    public private(set) var samples: [Sample] = []
+
+    /// The names of the synthetic series, in the order their values are passed.
+    public static let reportNames = [
+        "up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    ]
+
+    public init(target: ScrapeTarget, resolver: any SeriesResolver) {
+        self.target = target
+        self.resolver = resolver
+        self.reportRefs = Self.reportNames.map { name in
+            var b = LabelsBuilder(target.labels)
+            b.set("__name__", name)
+            return resolver.seriesRef(for: b.labels())
+        }
+    }
+
+    /// Turns a successful response body into samples stamped `timestamp`, plus staleness markers for
+    /// series the previous scrape had and this one lacks. On a parse error nothing is kept from this
+    /// body and every series of the previous scrape is marked stale, as Prometheus does.
+    public mutating func ingest(
+        body: UnsafeRawBufferPointer, timestamp: Int64
+    ) -> Result<ScrapeReport, ScrapeBodyError> {
+        iteration &+= 1
+        samples.removeAll(keepingCapacity: true)
+        current.removeAll(keepingCapacity: true)
+        var report = ScrapeReport()
+        var parser = TextParser(body)
+        var line = ExpositionSample()
+        do {
+            while try parser.next(&line) {
+                report.samplesScraped += 1
+                let key = UnsafeRawBufferPointer(rebasing: body[line.series])
+                let hash = SeriesCache.hash(key)
+                let entry: Int
+                if let e = cache.find(key, hash: hash) {
+                    if cache.entries[e].lastSeen == iteration {
+                        report.duplicates += 1
+                        continue
+                    }
+                    cache.markSeen(e, iteration)
+                    entry = e
+                } else {
+                    let labels = try seriesLabels(body: body, line: line)
+                    let ref = resolver.seriesRef(for: labels)
+                    entry = cache.insert(key, hash: hash, ref: ref, seen: iteration)
+                    report.seriesAdded += 1
+                }
+                current.append(Int32(entry))
+                let ts = target.honorTimestamps ? (line.timestamp ?? timestamp) : timestamp
+                samples.append(Sample(ref: cache.entries[entry].ref, timestamp: ts, value: line.value))
+            }
+        } catch let error as ExpositionError {
+            return .failure(fail(ScrapeBodyError(message: error.description), timestamp: timestamp))
+        } catch let error as ScrapeBodyError {
+            return .failure(fail(error, timestamp: timestamp))
+        } catch {
+            return .failure(fail(ScrapeBodyError(message: "\(error)"), timestamp: timestamp))
+        }
+        report.samplesPostRelabeling = samples.count
+        for e in previous where cache.entries[Int(e)].lastSeen != iteration {
+            samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
+            report.staleMarkers += 1
+        }
+        swap(&previous, &current)
+        // Forget series unseen for a while so a churning target cannot grow the cache without bound.
+        if cache.count > 1024 && cache.count > 2 * previous.count {
+            cache.compact(keepingSeenSince: iteration)
+            previous = cache.entries.indices.map { Int32($0) }
+        }
+        return .success(report)
+    }
+
+    /// A scrape that failed before a body arrived (connection refused, timeout, HTTP status):
+    /// every series of the previous scrape gets a staleness marker.
+    public mutating func failed(timestamp: Int64) {
+        iteration &+= 1
+        samples.removeAll(keepingCapacity: true)
+        _ = fail(ScrapeBodyError(message: ""), timestamp: timestamp)
+    }
+
+    private mutating func fail(_ error: ScrapeBodyError, timestamp: Int64) -> ScrapeBodyError {
+        samples.removeAll(keepingCapacity: true)
+        for e in previous {
+            samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
+        }
+        previous.removeAll(keepingCapacity: true)
+        return error
+    }
+
+    /// Appends the five synthetic series to ``samples``.
+    public mutating func appendReport(up: Bool, duration: Double, report: ScrapeReport, timestamp: Int64) {
+        let values = [
+            up ? 1 : 0, duration, Double(report.samplesScraped), Double(report.samplesPostRelabeling),
+            Double(report.seriesAdded),
+        ]
+        for (ref, v) in zip(reportRefs, values) { samples.append(Sample(ref: ref, timestamp: timestamp, value: v)) }
+    }
+
+    /// Staleness markers for every series of the last scrape and the synthetic series: the target
+    /// went away.
+    public mutating func endOfRun(timestamp: Int64) {
+        samples.removeAll(keepingCapacity: true)
+        for e in previous {
+            samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
+        }
+        for ref in reportRefs { samples.append(Sample(ref: ref, timestamp: timestamp, value: StaleNaN.value)) }
+        previous.removeAll()
+    }
+
+    /// The labels of a series line: scraped labels merged with the target's, following honor_labels.
+    private func seriesLabels(body: UnsafeRawBufferPointer, line: ExpositionSample) throws -> Labels {
+        var scraped: [([UInt8], [UInt8])] = [(Array("__name__".utf8), Array(body[line.name]))]
+        var duplicate: [UInt8]? = nil
+        LabelPairs.forEach(in: body, range: line.labels) { name, value in
+            if duplicate == nil && scraped.contains(where: { $0.0 == name }) { duplicate = name }
+            scraped.append((name, value))
+        }
+        if let duplicate {
+            throw ScrapeBodyError(
+                message: "label name \"\(String(decoding: duplicate, as: UTF8.self))\" is not unique: invalid sample")
+        }
+        var b = LabelsBuilder()
+        for (n, v) in scraped { b.set(n, v) }
+        target.labels.forEach { rawName, rawValue in
+            let name = Array(rawName)
+            let value = Array(rawValue)
+            if target.honorLabels {
+                if !b.has(name) { b.set(name, value) }
+                return
+            }
+            if b.has(name), let existing = b.get(String(decoding: name, as: UTF8.self)) {
+                var exported = Array("exported_".utf8) + name
+                while b.has(exported) { exported = Array("exported_".utf8) + exported }
+                b.set(exported, Array(existing.utf8))
+            }
+            b.set(name, value)
+        }
+        return b.labels()
+    }
+}

@@ -1,0 +1,114 @@
+import Discovery
+import Logging
+import OutpostConfig
+import OutpostModel
+import ServiceLifecycle
+import Synchronization
+import Telemetry
+import Transport
+import WAL
+
+/// Owns the scrape loops: one per target, started and stopped by diffing target keys when the
+/// configuration (and later discovery) changes.
+public final class ScrapeManager: Service {
+    private struct Running {
+        var loop: ScrapeLoop
+        var task: Task<Void, Never>
+    }
+
+    private let wal: WriteAheadLog
+    private let transport: HTTPTransport
+    private let status: StatusBoard
+    private let registry: MetricsRegistry
+    private let metrics: ScrapeMetrics
+    private let logger: Logger
+    private let offsetSeed: UInt64
+    private let running = Mutex<[String: Running]>([:])
+    private let discovered: Mutex<[String: GaugeMetric]> = Mutex([:])
+    private let initial: OutpostConfiguration
+
+    public init(
+        config: OutpostConfiguration, wal: WriteAheadLog, transport: HTTPTransport, status: StatusBoard,
+        registry: MetricsRegistry, logger: Logger
+    ) {
+        self.initial = config
+        self.wal = wal
+        self.transport = transport
+        self.status = status
+        self.registry = registry
+        self.metrics = ScrapeMetrics(registry: registry)
+        self.logger = logger
+        // Prometheus seeds offsets with its external labels, so replicas spread alike.
+        self.offsetSeed = FNV1a64.hash(config.global.externalLabels.description)
+    }
+
+    /// The targets a configuration yields, in job order.
+    public static func targets(for config: OutpostConfiguration) -> [ScrapeTarget] {
+        var out: [ScrapeTarget] = []
+        var seen: Set<String> = []
+        for job in config.scrapeConfigs {
+            for group in StaticDiscovery.groups(for: job) {
+                for t in group.targets {
+                    guard let target = ScrapeTarget.make(job: job, group: group, target: t) else { continue }
+                    if seen.insert(target.key).inserted { out.append(target) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Starts loops for new targets and stops (with staleness markers) loops whose target is gone.
+    public func apply(_ config: OutpostConfiguration) {
+        let targets = Self.targets(for: config)
+        var counts: [String: Int] = [:]
+        for job in config.scrapeConfigs { counts[job.jobName] = 0 }
+        for t in targets { counts[t.job, default: 0] += 1 }
+        discovered.withLock { gauges in
+            for (job, n) in counts {
+                let g = gauges[job] ?? registry.makeGauge(
+                    name: MetricName.sdDiscoveredTargets, labels: [("config", job), ("name", "scrape")])
+                gauges[job] = g
+                g.set(Double(n))
+            }
+        }
+        let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        running.withLock { running in
+            for (key, r) in running where wanted[key] == nil {
+                r.loop.markRemoved()
+                r.task.cancel()
+                running.removeValue(forKey: key)
+                status.removeTarget(key)
+            }
+            for (key, target) in wanted where running[key] == nil {
+                let loop = ScrapeLoop(
+                    target: target, wal: wal, transport: transport, status: status, metrics: metrics,
+                    registry: registry, offsetSeed: offsetSeed, logger: logger)
+                status.addTarget(
+                    TargetStatus(
+                        key: key, job: target.job, scrapeURL: target.url, labels: target.labels.pairs,
+                        discoveredLabels: target.discoveredLabels, interval: target.interval,
+                        timeout: target.timeout))
+                let task = Task { await loop.run() }
+                running[key] = Running(loop: loop, task: task)
+            }
+        }
+        logger.info("scrape targets applied", metadata: ["targets": "\(targets.count)"])
+    }
+
+    /// Scrapes until graceful shutdown, then stops every loop (no staleness markers: the series
+    /// continue after a restart) and waits for them.
+    public func run() async throws {
+        apply(initial)
+        await withGracefulShutdownHandler {
+            try? await gracefulShutdown()
+        } onGracefulShutdown: {}
+        let tasks = running.withLock { running in
+            let tasks = running.values.map(\.task)
+            running.removeAll()
+            return tasks
+        }
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
+        logger.info("scraping stopped")
+    }
+}

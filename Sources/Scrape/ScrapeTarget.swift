@@ -1,0 +1,101 @@
+import Discovery
+import OutpostConfig
+import OutpostModel
+
+/// One target of one job: its final labels, the URL to scrape and the options of its job.
+public struct ScrapeTarget: Sendable {
+    /// Identifies the target across reloads: job, URL and final labels.
+    public var key: String
+    public var job: String
+    public var url: String
+    /// The labels every scraped series gets (`job`, `instance`, group labels), without `__` labels.
+    public var labels: Labels
+    /// The labels discovery produced, before relabeling, for `/api/v1/targets`.
+    public var discoveredLabels: [(name: String, value: String)]
+    public var interval: Duration
+    public var timeout: Duration
+    public var honorLabels: Bool
+    public var honorTimestamps: Bool
+
+    /// Builds the target the way Prometheus populates target labels: discovered and group labels,
+    /// then `job`, `__scheme__`, `__metrics_path__`, `__scrape_interval__`, `__scrape_timeout__` and
+    /// `__param_*` where not already set; `instance` defaults to `__address__`; `__` labels are dropped.
+    /// Returns nil for a target without an address.
+    public static func make(job: ScrapeConfig, group: TargetGroup, target: [(String, String)]) -> ScrapeTarget? {
+        var b = LabelsBuilder()
+        for (n, v) in group.labels { b.set(n, v) }
+        for (n, v) in target { b.set(n, v) }
+        let defaults: [(String, String)] = [
+            ("job", job.jobName), ("__scheme__", job.scheme), ("__metrics_path__", job.metricsPath),
+            ("__scrape_interval__", PromDuration.format(job.scrapeInterval)),
+            ("__scrape_timeout__", PromDuration.format(job.scrapeTimeout)),
+        ]
+        for (n, v) in defaults where b.get(n) == nil { b.set(n, v) }
+        for p in job.params where !p.values.isEmpty && b.get("__param_" + p.name) == nil {
+            b.set("__param_" + p.name, p.values[0])
+        }
+        let discovered = b.labels().pairs
+        guard let address = b.get("__address__"), !address.isEmpty else { return nil }
+        if b.get("instance") == nil { b.set("instance", address) }
+
+        // The URL: scheme, address, path, then the job's params with __param_ labels taking precedence.
+        var query: [String] = []
+        var seen: Set<String> = []
+        for p in job.params {
+            seen.insert(p.name)
+            if let override = b.get("__param_" + p.name) {
+                query.append(percentEncode(p.name) + "=" + percentEncode(override))
+                query += p.values.dropFirst().map { percentEncode(p.name) + "=" + percentEncode($0) }
+            } else {
+                query += p.values.map { percentEncode(p.name) + "=" + percentEncode($0) }
+            }
+        }
+        for name in b.allNames.sorted() where name.hasPrefix("__param_") {
+            let param = String(name.dropFirst("__param_".count))
+            if !seen.contains(param), let v = b.get(name) {
+                query.append(percentEncode(param) + "=" + percentEncode(v))
+            }
+        }
+        let scheme = b.get("__scheme__") ?? job.scheme
+        let path = b.get("__metrics_path__") ?? job.metricsPath
+        let url = scheme + "://" + address + path + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+
+        for name in b.allNames where name.hasPrefix("__") { b.remove(name) }
+        let labels = b.labels()
+        let key = job.jobName + "|" + url + "|" + labels.description
+        return ScrapeTarget(
+            key: key, job: job.jobName, url: url, labels: labels, discoveredLabels: discovered,
+            interval: job.scrapeInterval, timeout: job.scrapeTimeout, honorLabels: job.honorLabels,
+            honorTimestamps: job.honorTimestamps)
+    }
+
+    /// Where in its interval this target scrapes, spread by a hash of the target as Prometheus does,
+    /// so that many targets do not all scrape at the same instant, and stable across restarts.
+    public func offset(nowNanoseconds: Int64, seed: UInt64) -> Duration {
+        let interval = max(Int64(1), interval.milliseconds * 1_000_000)
+        var h = FNV1a64()
+        h.combine(key)
+        let base = interval - nowNanoseconds % interval
+        let spread = Int64(bitPattern: (h.value ^ seed) % UInt64(interval))
+        var next = base + spread
+        if next > interval { next -= interval }
+        return .nanoseconds(next)
+    }
+}
+
+func percentEncode(_ s: String) -> String {
+    var out = ""
+    for b in s.utf8 {
+        let unreserved = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
+            || b == 45 || b == 46 || b == 95 || b == 126
+        if unreserved {
+            out.append(Character(Unicode.Scalar(b)))
+        } else {
+            let hex = Array("0123456789ABCDEF".utf8)
+            out.append("%")
+            out.append(Character(Unicode.Scalar(hex[Int(b >> 4)])))
+            out.append(Character(Unicode.Scalar(hex[Int(b & 15)])))
+        }
+    }
+    return out
+}

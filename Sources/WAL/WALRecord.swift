@@ -1,0 +1,112 @@
+import OutpostModel
+
+/// A position in the WAL: a segment number and a byte offset inside it.
+public struct WALPosition: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var segment: Int
+    public var offset: Int64
+    public init(segment: Int, offset: Int64) {
+        self.segment = segment
+        self.offset = offset
+    }
+    public static func < (a: WALPosition, b: WALPosition) -> Bool {
+        (a.segment, a.offset) < (b.segment, b.offset)
+    }
+    public var description: String { "\(segment):\(offset)" }
+}
+
+/// The kinds of record a segment holds. Values are part of the on-disk format (docs/wal.md).
+public enum WALRecordType: UInt8, Sendable {
+    case series = 1
+    case samples = 2
+    /// Reserved for the exemplar path.
+    case exemplars = 3
+    /// Reserved for metric metadata.
+    case metadata = 4
+    /// Reserved for native histograms.
+    case histograms = 5
+}
+
+/// The on-disk framing, shared by the writer, the reader and repair.
+public enum WALFormat {
+    /// Every segment starts with these 8 bytes: "OPWAL", the format version, two reserved zeros.
+    public static let segmentHeader: [UInt8] = Array("OPWAL".utf8) + [1, 0, 0]
+    /// type (1) + payload length (4, LE) + CRC32C of type and payload (4, LE).
+    public static let recordHeaderSize = 9
+    /// The largest payload a reader accepts; anything larger is corruption.
+    public static let maxRecordSize = 64 << 20
+
+    /// Segment files are named by their number, zero-padded to eight digits.
+    public static func segmentName(_ n: Int) -> String {
+        let digits = String(n)
+        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    /// Appends a framed record to `out`.
+    public static func appendRecord(_ out: inout [UInt8], type: WALRecordType, payload: UnsafeRawBufferPointer) {
+        out.append(type.rawValue)
+        appendUInt32LE(&out, UInt32(payload.count))
+        var crc = withUnsafeBytes(of: type.rawValue) { CRC32C.update(0, $0) }
+        crc = CRC32C.update(crc, payload)
+        appendUInt32LE(&out, crc)
+        out.append(contentsOf: payload)
+    }
+
+    /// Checks a record's checksum.
+    public static func verify(type: UInt8, payload: UnsafeRawBufferPointer, crc: UInt32) -> Bool {
+        var c = withUnsafeBytes(of: type) { CRC32C.update(0, $0) }
+        c = CRC32C.update(c, payload)
+        return c == crc
+    }
+}
+
+/// Encoding and decoding of record payloads.
+public enum WALCodec {
+    /// Series payload: repeated `uvarint ref, uvarint len, canonical label bytes`.
+    public static func appendSeries(_ out: inout [UInt8], ref: SeriesRef, labels: Labels) {
+        appendUVarint(&out, ref.rawValue)
+        appendUVarint(&out, UInt64(labels.bytes.count))
+        out.append(contentsOf: labels.bytes)
+    }
+
+    /// Decodes a series payload; returns false if it is malformed.
+    public static func decodeSeries(_ payload: UnsafeRawBufferPointer, _ body: (SeriesRef, Labels) -> Void) -> Bool {
+        var r = ByteReader(payload)
+        while !r.isAtEnd {
+            guard let ref = r.uvarint(), let bytes = r.lengthPrefixed() else { return false }
+            body(SeriesRef(ref), Labels(canonicalBytes: Array(bytes)))
+        }
+        return true
+    }
+
+    /// Samples payload: `uvarint count`, then per sample the ref and timestamp as zig-zag deltas from the
+    /// previous sample (from 0 for the first) and the value's 8 bytes, little-endian.
+    public static func appendSamples(_ out: inout [UInt8], _ samples: UnsafeBufferPointer<Sample>) {
+        appendUVarint(&out, UInt64(samples.count))
+        var prevRef: Int64 = 0
+        var prevTs: Int64 = 0
+        for s in samples {
+            let ref = Int64(bitPattern: s.ref.rawValue)
+            appendVarint(&out, ref &- prevRef)
+            appendVarint(&out, s.timestamp &- prevTs)
+            appendUInt64LE(&out, s.value.bitPattern)
+            prevRef = ref
+            prevTs = s.timestamp
+        }
+    }
+
+    /// Decodes a samples payload, appending to `out`; returns false if it is malformed.
+    public static func decodeSamples(_ payload: UnsafeRawBufferPointer, into out: inout [Sample]) -> Bool {
+        var r = ByteReader(payload)
+        guard let count = r.uvarint(), count <= UInt64(payload.count) else { return false }
+        var ref: Int64 = 0
+        var ts: Int64 = 0
+        out.reserveCapacity(out.count + Int(count))
+        for _ in 0..<count {
+            guard let dr = r.varint(), let dt = r.varint(), let bits = r.uint64LE() else { return false }
+            ref &+= dr
+            ts &+= dt
+            out.append(Sample(ref: SeriesRef(UInt64(bitPattern: ref)), timestamp: ts, value: Double(bitPattern: bits)))
+        }
+        return r.isAtEnd
+    }
+}

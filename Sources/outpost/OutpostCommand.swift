@@ -1,0 +1,120 @@
+import ArgumentParser
+import Logging
+import OutpostConfig
+import Telemetry
+
+/// `outpost`: with no subcommand, runs the agent (as `prometheus --agent` does).
+@main
+struct OutpostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outpost",
+        abstract: "Prometheus agent-mode forwarder: scrape, write to a WAL, remote-write outward.",
+        version: BuildInfo.version,
+        subcommands: [CheckCommand.self])
+
+    @OptionGroup var agent: AgentOptions
+
+    func run() async throws {
+        let logger = LogSetup.bootstrap(level: agent.logLevel, format: agent.logFormat)
+        let config: OutpostConfiguration
+        do {
+            config = try ConfigLoader.load(path: agent.configFile)
+        } catch {
+            logger.error("error loading config", metadata: ["file": "\(agent.configFile)", "err": "\(error)"])
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        do {
+            let app = try buildApplication(options: agent, config: config, logger: logger)
+            try await app.run()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            logger.critical("outpost stopped with an error", metadata: ["err": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The agent's flags, with Prometheus' names and defaults.
+struct AgentOptions: ParsableArguments {
+    @Option(name: .customLong("config.file"), help: "Configuration file path.")
+    var configFile = "prometheus.yml"
+
+    @Option(name: .customLong("storage.agent.path"), help: "Base path for the WAL and cursors.")
+    var storagePath = "data-agent/"
+
+    @Option(name: .customLong("storage.agent.wal-sync-interval"), help: "How often the WAL is fsynced (group commit).")
+    var walSyncInterval = "1s"
+
+    @Option(name: .customLong("storage.agent.wal-segment-size"), help: "Size at which a WAL segment is closed.")
+    var walSegmentSize = "128MB"
+
+    @Option(name: .customLong("web.listen-address"), help: "Address to listen on for the web interface and telemetry.")
+    var listenAddress = "0.0.0.0:9090"
+
+    @Flag(name: .customLong("web.enable-lifecycle"), help: "Enable reload via HTTP POST to /-/reload.")
+    var enableLifecycle = false
+
+    @Option(name: .customLong("log.level"), help: "Only log messages at or above: debug, info, warn, error.")
+    var logLevel = "info"
+
+    @Option(name: .customLong("log.format"), help: "Output format of log messages: logfmt or json.")
+    var logFormat = "logfmt"
+
+    func validate() throws {
+        guard ["debug", "info", "warn", "error"].contains(logLevel) else {
+            throw ValidationError("--log.level must be one of debug, info, warn, error; got \"\(logLevel)\"")
+        }
+        guard ["logfmt", "json"].contains(logFormat) else {
+            throw ValidationError("--log.format must be logfmt or json; got \"\(logFormat)\"")
+        }
+        guard PromDuration.parse(walSyncInterval).map({ $0 > .zero }) == true else {
+            throw ValidationError("--storage.agent.wal-sync-interval: not a valid duration: \"\(walSyncInterval)\"")
+        }
+        guard parseBytes(walSegmentSize) != nil else {
+            throw ValidationError("--storage.agent.wal-segment-size: not a valid size: \"\(walSegmentSize)\"")
+        }
+    }
+}
+
+/// Parses `512KB`, `64MB`, `1GB` (powers of 1024, as Prometheus' units flags) or a plain byte count.
+func parseBytes(_ text: String) -> Int64? {
+    let units: [(String, Int64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)]
+    for (suffix, size) in units where text.hasSuffix(suffix) {
+        guard let n = Int64(text.dropLast(suffix.count)), n > 0 else { return nil }
+        return n * size
+    }
+    guard let n = Int64(text), n > 0 else { return nil }
+    return n
+}
+
+/// `outpost check config [--print] FILE...`
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check", abstract: "Check the resources for validity.", subcommands: [CheckConfig.self])
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Check if the config files are valid or not.")
+
+    @Argument(help: "Configuration files to check.")
+    var files: [String]
+
+    func run() async throws {
+        var failed = false
+        for file in files {
+            do {
+                let config = try ConfigLoader.load(path: file)
+                print("Checking \(file)")
+                print("  SUCCESS: \(file) is valid: \(config.scrapeConfigs.count) scrape configs, "
+                    + "\(config.remoteWrite.count) remote write endpoints")
+            } catch {
+                printError("\(error)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
