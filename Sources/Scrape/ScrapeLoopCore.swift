@@ -20,6 +20,17 @@ public struct ScrapeReport: Sendable, Equatable {
     public var duplicates = 0
     /// Staleness markers written for series that disappeared.
     public var staleMarkers = 0
+
+    public init(
+        samplesScraped: Int = 0, samplesPostRelabeling: Int = 0, seriesAdded: Int = 0, duplicates: Int = 0,
+        staleMarkers: Int = 0
+    ) {
+        self.samplesScraped = samplesScraped
+        self.samplesPostRelabeling = samplesPostRelabeling
+        self.seriesAdded = seriesAdded
+        self.duplicates = duplicates
+        self.staleMarkers = staleMarkers
+    }
 }
 
 /// The decisions of one target's scrape loop, without I/O: body → samples (through the series
@@ -35,6 +46,9 @@ public struct ScrapeLoopCore {
     private var current: [Int32] = []
     /// Refs of the synthetic series, resolved once.
     private let reportRefs: [SeriesRef]
+
+    /// How many series lines the cache currently remembers.
+    public var cachedSeries: Int { cache.count }
 
     /// The samples to append for the last call, reused between scrapes.
     public private(set) var samples: [Sample] = []

@@ -256,7 +256,7 @@ public final class WriteAheadLog: Sendable {
     /// disk, or the head for a reader never seen before.
     public func registerReader(_ name: String) -> WALCursor {
         let stored = CursorStore.load(directory: cursorDirectory, name: name)
-        return state.withLock { s in
+        let cursor = state.withLock { s in
             var cursor = stored ?? WALCursor(position: WALPosition(segment: s.segment, offset: 0), skip: 0)
             if cursor.position.segment < s.firstSegment || cursor.position.segment > s.segment {
                 if stored != nil {
@@ -269,6 +269,16 @@ public final class WriteAheadLog: Sendable {
             s.readers[name] = cursor.position
             return cursor
         }
+        if stored == nil {
+            // Persist at once, so a crash before the first acknowledged send cannot let the segments
+            // this reader still needs be deleted as unclaimed on the next start.
+            do {
+                try CursorStore.save(directory: cursorDirectory, name: name, cursor: cursor)
+            } catch {
+                logger.error("persisting new WAL cursor failed", metadata: ["reader": "\(name)", "error": "\(error)"])
+            }
+        }
+        return cursor
     }
 
     /// Persists an acknowledged read position and lets older segments go.

@@ -1,0 +1,194 @@
+import Discovery
+import OutpostConfig
+import OutpostModel
+import Scrape
+import Synchronization
+import Testing
+
+/// Assigns refs in order of first sight and remembers each ref's labels.
+final class RecordingResolver: SeriesResolver {
+    let state = Mutex<[Labels]>([])
+    func seriesRef(for labels: Labels) -> SeriesRef {
+        state.withLock { all in
+            if let i = all.firstIndex(of: labels) { return SeriesRef(UInt64(i + 1)) }
+            all.append(labels)
+            return SeriesRef(UInt64(all.count))
+        }
+    }
+    func labels(_ ref: SeriesRef) -> Labels { state.withLock { $0[Int(ref.rawValue) - 1] } }
+    var count: Int { state.withLock { $0.count } }
+}
+
+func makeTarget(honorLabels: Bool = false, honorTimestamps: Bool = true, labels: [(String, String)] = []) -> ScrapeTarget {
+    var job = ScrapeConfig()
+    job.jobName = "node"
+    job.honorLabels = honorLabels
+    job.honorTimestamps = honorTimestamps
+    let group = TargetGroup(source: "0", targets: [[("__address__", "host:9100")]], labels: labels)
+    return ScrapeTarget.make(job: job, group: group, target: group.targets[0])!
+}
+
+extension ScrapeLoopCore {
+    mutating func ingest(_ text: String, at ts: Int64) -> Result<ScrapeReport, ScrapeBodyError> {
+        Array(text.utf8).withUnsafeBytes { ingest(body: $0, timestamp: ts) }
+    }
+}
+
+@Suite struct ScrapeLoopCoreTests {
+    @Test func samplesGetTargetLabelsAndScrapeTimestamp() throws {
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        let report = try core.ingest("a 1\nb{x=\"y\"} 2 1234\n", at: 5_000).get()
+        #expect(report == ScrapeReport(samplesScraped: 2, samplesPostRelabeling: 2, seriesAdded: 2))
+        #expect(core.samples.map(\.value) == [1, 2])
+        #expect(core.samples.map(\.timestamp) == [5_000, 1_234])
+        #expect(resolver.labels(core.samples[0].ref) == Labels([("__name__", "a"), ("instance", "host:9100"), ("job", "node")]))
+        #expect(resolver.labels(core.samples[1].ref)["x"] == "y")
+    }
+
+    @Test func secondScrapeHitsTheCacheAndAddsNoSeries() throws {
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        _ = try core.ingest("a 1\nb 2\n", at: 1).get()
+        let seriesAfterFirst = resolver.count
+        let report = try core.ingest("a 3\nb 4\n", at: 2).get()
+        #expect(report.seriesAdded == 0)
+        #expect(resolver.count == seriesAfterFirst)
+        #expect(core.samples.map(\.value) == [3, 4])
+    }
+
+    @Test func disappearedSeriesGetStalenessMarkers() throws {
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        _ = try core.ingest("a 1\nb 2\n", at: 1_000).get()
+        let bRef = core.samples[1].ref
+        let report = try core.ingest("a 3\n", at: 2_000).get()
+        #expect(report.staleMarkers == 1)
+        #expect(core.samples.count == 2)
+        #expect(core.samples[1].ref == bRef)
+        #expect(core.samples[1].timestamp == 2_000)
+        #expect(StaleNaN.isStale(core.samples[1].value))
+        // Gone means gone: the next scrape does not mark it again.
+        _ = try core.ingest("a 4\n", at: 3_000).get()
+        #expect(core.samples.count == 1)
+    }
+
+    @Test func parseErrorAppendsNothingButStalenessForThePreviousScrape() throws {
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        _ = try core.ingest("a 1\nb 2\n", at: 1_000).get()
+        let result = core.ingest("a 1\nb oops\n", at: 2_000)
+        guard case .failure(let error) = result else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(error.message.contains("line 2"))
+        #expect(core.samples.count == 2)
+        #expect(core.samples.allSatisfy { StaleNaN.isStale($0.value) && $0.timestamp == 2_000 })
+        // Recovery: the series come back as normal samples.
+        let report = try core.ingest("a 1\nb 2\n", at: 3_000).get()
+        #expect(report.staleMarkers == 0)
+        #expect(core.samples.map(\.value) == [1, 2])
+    }
+
+    @Test func failedScrapeMarksEverySeriesStale() throws {
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: RecordingResolver())
+        _ = try core.ingest("a 1\nb 2\nc 3\n", at: 1_000).get()
+        core.failed(timestamp: 2_000)
+        #expect(core.samples.count == 3)
+        #expect(core.samples.allSatisfy { StaleNaN.isStale($0.value) })
+        core.failed(timestamp: 3_000)
+        #expect(core.samples.isEmpty)
+    }
+
+    @Test func conflictingLabelsAreExportedUnlessHonored() throws {
+        let body = "m{job=\"scraped\",instance=\"i\",exported_job=\"x\"} 1\n"
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        _ = try core.ingest(body, at: 1).get()
+        let labels = resolver.labels(core.samples[0].ref)
+        #expect(labels["job"] == "node")
+        #expect(labels["instance"] == "host:9100")
+        #expect(labels["exported_instance"] == "i")
+        #expect(labels["exported_exported_job"] == "scraped")
+        #expect(labels["exported_job"] == "x")
+
+        var honoring = ScrapeLoopCore(target: makeTarget(honorLabels: true), resolver: resolver)
+        _ = try honoring.ingest(body, at: 1).get()
+        let honored = resolver.labels(honoring.samples[0].ref)
+        #expect(honored["job"] == "scraped")
+        #expect(honored["instance"] == "i")
+    }
+
+    @Test func duplicateSeriesInOneScrapeAreDroppedAndCounted() throws {
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: RecordingResolver())
+        let report = try core.ingest("a 1\na 2\n", at: 1).get()
+        #expect(report.duplicates == 1)
+        #expect(core.samples.map(\.value) == [1])
+    }
+
+    @Test func duplicateLabelNameFailsTheScrape() {
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: RecordingResolver())
+        guard case .failure(let error) = core.ingest("m{a=\"1\",a=\"2\"} 1\n", at: 1) else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(error.message.contains("not unique"))
+    }
+
+    @Test func honorTimestampsFalseUsesScrapeTime() throws {
+        var core = ScrapeLoopCore(target: makeTarget(honorTimestamps: false), resolver: RecordingResolver())
+        _ = try core.ingest("a 1 1234\n", at: 9_000).get()
+        #expect(core.samples[0].timestamp == 9_000)
+    }
+
+    @Test func reportSeriesCarryTheFiveSyntheticNames() throws {
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        let report = try core.ingest("a 1\nb 2\n", at: 1).get()
+        core.appendReport(up: true, duration: 0.25, report: report, timestamp: 1)
+        let names = core.samples.suffix(5).map { resolver.labels($0.ref)["__name__"] }
+        #expect(names == ScrapeLoopCore.reportNames)
+        #expect(core.samples.suffix(5).map(\.value) == [1, 0.25, 2, 2, 2])
+        core.endOfRun(timestamp: 2)
+        #expect(core.samples.count == 7)
+        #expect(core.samples.allSatisfy { StaleNaN.isStale($0.value) })
+    }
+
+    @Test func churningTargetDoesNotGrowTheCacheWithoutBound() throws {
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        for round in 0..<6 {
+            let body = (0..<1500).map { "m{i=\"\(round)-\($0)\"} 1" }.joined(separator: "\n")
+            let report = try core.ingest(body, at: Int64(round)).get()
+            #expect(report.seriesAdded == 1500)
+            #expect(report.staleMarkers == (round == 0 ? 0 : 1500))
+        }
+        #expect(core.cachedSeries <= 3000)
+    }
+}
+
+@Suite struct ScrapeTargetTests {
+    @Test func populatesLabelsAndURLLikePrometheus() throws {
+        var job = ScrapeConfig()
+        job.jobName = "blackbox"
+        job.metricsPath = "/probe"
+        job.params = [(name: "module", values: ["http_2xx"])]
+        let group = TargetGroup(source: "0", targets: [[("__address__", "bb:9115")]], labels: [("team", "sre")])
+        let t = try #require(ScrapeTarget.make(job: job, group: group, target: group.targets[0]))
+        #expect(t.url == "http://bb:9115/probe?module=http_2xx")
+        #expect(t.labels == Labels([("instance", "bb:9115"), ("job", "blackbox"), ("team", "sre")]))
+        #expect(t.discoveredLabels.contains { $0.name == "__param_module" && $0.value == "http_2xx" })
+    }
+
+    @Test func offsetIsWithinTheIntervalAndStable() throws {
+        let t = makeTarget()
+        let a = t.offset(nowNanoseconds: 1_000_000_000_000, seed: 7)
+        let b = t.offset(nowNanoseconds: 1_000_000_000_000, seed: 7)
+        #expect(a == b)
+        #expect(a >= .zero && a <= t.interval)
+        var other = t
+        other.key += "x"
+        #expect(other.offset(nowNanoseconds: 1_000_000_000_000, seed: 7) != a)
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+import OutpostModel
+import Telemetry
+import WAL
+
+/// A fresh directory under the system temporary directory, removed by `cleanup()`.
+struct TempDir {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "outpost-wal-test-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func openWAL(_ dir: TempDir, segmentSize: Int64 = 128 << 20) throws -> WriteAheadLog {
+    var options = WriteAheadLog.Options(directory: dir.path)
+    options.segmentSize = segmentSize
+    return try WriteAheadLog(options: options, registry: MetricsRegistry(), logger: Logger(label: "test"))
+}
+
+/// Reads every record from `start` up to the head: series by ref and samples in order.
+func readAll(_ wal: WriteAheadLog, from start: WALPosition) throws -> (series: [SeriesRef: Labels], samples: [Sample]) {
+    var reader = WALReader(directory: wal.segmentDirectory, position: start)
+    defer { reader.close() }
+    var series: [SeriesRef: Labels] = [:]
+    var samples: [Sample] = []
+    while try reader.next(head: wal.head, { record in
+        switch record.type {
+        case .series: _ = WALCodec.decodeSeries(record.payload) { series[$0] = $1 }
+        case .samples: _ = WALCodec.decodeSamples(record.payload, into: &samples)
+        default: break
+        }
+    }) {}
+    return (series, samples)
+}
