@@ -1,0 +1,179 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Test harness for the end-to-end tests: real processes on 127.0.0.1 with free ports.
+enum Harness {
+    /// The `outpost` binary: `OUTPOST_BIN` (set by `make test`), else the debug build.
+    static var outpostBinary: String {
+        if let bin = ProcessInfo.processInfo.environment["OUTPOST_BIN"], !bin.isEmpty { return bin }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/outpost").path
+    }
+
+    /// A port nothing listens on right now (bind to 0, read it, close).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func tempDir(_ name: String) -> String {
+        let path = NSTemporaryDirectory() + "outpost-e2e-\(name)-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A minimal HTTP/1.0 GET against 127.0.0.1; nil when the connection fails.
+    static func get(port: Int, path: String) -> (status: Int, body: String)? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard ok == 0 else { return nil }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            response.append(contentsOf: chunk[0..<n])
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let headerEnd = text.range(of: "\r\n\r\n") else { return nil }
+        let statusLine = text[..<headerEnd.lowerBound].split(separator: "\r\n").first ?? ""
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
+        return (status, String(text[headerEnd.upperBound...]))
+    }
+
+    /// Polls `body` until it returns a value or `timeout` passes.
+    static func eventually<T>(
+        _ what: String, timeout: Duration = .seconds(60), every: Duration = .milliseconds(250),
+        _ body: () throws -> T?
+    ) async throws -> T {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if let v = try body() { return v }
+            try await Task.sleep(for: every)
+        }
+        throw HarnessError("timed out after \(timeout) waiting for: \(what)")
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// A child process with its output captured to a file, stopped by PID.
+final class ChildProcess {
+    let name: String
+    let process = Process()
+    let logPath: String
+
+    init(_ name: String, _ executable: String, _ arguments: [String], logDir: String) throws {
+        self.name = name
+        logPath = logDir + "/\(name).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` and waits (bounded) for exit; returns the exit status, or nil if it had to be killed.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(pid, signal)
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while process.isRunning && clock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
+}
+
+/// A Prometheus with its remote-write receiver on, queried with PromQL.
+struct PrometheusReceiver {
+    let port: Int
+    let dataDir: String
+    let configPath: String
+
+    init(port: Int, dir: String) throws {
+        self.port = port
+        dataDir = dir + "/prometheus-data"
+        configPath = dir + "/prometheus.yml"
+        try "global:\n  scrape_interval: 1h\n".write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func start(logDir: String) throws -> ChildProcess {
+        try ChildProcess(
+            "prometheus", "/usr/bin/prometheus",
+            [
+                "--config.file=\(configPath)", "--storage.tsdb.path=\(dataDir)",
+                "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver",
+            ], logDir: logDir)
+    }
+
+    /// Runs an instant query; returns each series' labels and value, or nil if Prometheus did not answer.
+    func query(_ promql: String, time: Double? = nil) -> [(labels: [String: String], value: Double)]? {
+        var path = "/api/v1/query?query=" + Harness.percentEncode(promql)
+        if let time { path += "&time=\(time)" }
+        guard let (status, body) = Harness.get(port: port, path: path), status == 200,
+            let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
+        else { return nil }
+        return result.map { r in
+            let labels = r["metric"] as? [String: String] ?? [:]
+            let value = (r["value"] as? [Any])?.last as? String
+            return (labels, Double(value ?? "") ?? .nan)
+        }
+    }
+}
