@@ -47,6 +47,9 @@ public final class HTTPTransport: Sendable {
         config.decompression = .disabled
         config.redirectConfiguration = .follow(max: 10, allowCycles: false)
         config.connectionPool.idleTimeout = .seconds(90)
+        // One dial per request, as Prometheus does: a refused connection fails the scrape at once
+        // instead of being retried until the scrape timeout. Remote-write has its own backoff.
+        config.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 

@@ -49,6 +49,12 @@ enum WALReplay {
             defer { close(fd) }
             let size = FileIO.size(path) ?? 0
             try FileIO.read(fd, offset: 0, count: Int(size), into: &buffer, path: path)
+            if buffer.count >= 8, buffer.prefix(5).elementsEqual(WALFormat.segmentHeader.prefix(5)),
+                buffer[5] != WALFormat.segmentHeader[5]
+            {
+                throw WALError(
+                    "\(path) has WAL format version \(buffer[5]); this Outpost reads version \(WALFormat.segmentHeader[5])")
+            }
             var validEnd: Int64 = 0
             var problem = ""
             buffer.withUnsafeBytes { raw in
