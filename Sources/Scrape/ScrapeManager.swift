@@ -99,9 +99,7 @@ public final class ScrapeManager: Service {
     /// continue after a restart) and waits for them.
     public func run() async throws {
         apply(initial)
-        await withGracefulShutdownHandler {
-            try? await gracefulShutdown()
-        } onGracefulShutdown: {}
+        try? await gracefulShutdown()
         let tasks = running.withLock { running in
             let tasks = running.values.map(\.task)
             running.removeAll()

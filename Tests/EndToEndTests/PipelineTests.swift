@@ -92,8 +92,10 @@ extension Tag {
             let scraped = try #require(receiver.query("scrape_samples_scraped{job=\"node\"}")?.first?.value)
             #expect(scraped > 100)
             // Outpost scrapes itself, and its own remote-write counters arrive too.
-            let sent = try await Harness.eventually("outpost's own metrics") {
-                receiver.query("prometheus_remote_storage_samples_total{job=\"outpost\",remote_name=\"prom\"}")?.first?.value
+            let sent = try await Harness.eventually("outpost's own remote-write counter above 0") { () -> Double? in
+                let v = receiver.query("prometheus_remote_storage_samples_total{job=\"outpost\",remote_name=\"prom\"}")?
+                    .first?.value
+                return v.flatMap { $0 > 0 ? $0 : nil }
             }
             #expect(sent > 0)
 
