@@ -25,6 +25,7 @@ let package = Package(
     targets: [
         // C glue: one header each over the Debian system libraries.
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2"), .linkedLibrary("stdc++")]),
 
         .target(name: "OutpostModel", swiftSettings: strict),
         .target(
@@ -36,9 +37,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Exposition", dependencies: ["OutpostModel"], swiftSettings: strict),
+        .target(name: "Relabel", dependencies: ["OutpostModel", "CRE2"], swiftSettings: strict),
         .target(
             name: "OutpostConfig",
-            dependencies: ["OutpostModel", .product(name: "Yams", package: "Yams")],
+            dependencies: ["OutpostModel", "Relabel", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .target(
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "Scrape",
             dependencies: [
-                "Exposition", "Discovery", "WAL", "Transport", "Telemetry", "OutpostConfig",
+                "Exposition", "Relabel", "Discovery", "WAL", "Transport", "Telemetry", "OutpostConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "RemoteWrite",
             dependencies: [
-                "WAL", "OutpostConfig", "Transport", "Telemetry", "CSnappy",
+                "WAL", "OutpostConfig", "Relabel", "Transport", "Telemetry", "CSnappy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -100,6 +102,7 @@ let package = Package(
 
         .testTarget(name: "OutpostModelTests", dependencies: ["OutpostModel"], swiftSettings: strict),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "OutpostModel"], swiftSettings: strict),
+        .testTarget(name: "RelabelTests", dependencies: ["Relabel", "OutpostModel"], swiftSettings: strict),
         .testTarget(name: "OutpostConfigTests", dependencies: ["OutpostConfig"], swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "OutpostModel", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel"], swiftSettings: strict),
@@ -109,5 +112,6 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "EndToEndTests", swiftSettings: strict),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

@@ -134,6 +134,20 @@ public struct LabelsBuilder: Sendable {
     /// Whether `name` is set.
     public func has(_ name: [UInt8]) -> Bool { names.contains(name) }
 
+    /// The value of `name` as bytes, if set.
+    public func get(_ name: [UInt8]) -> [UInt8]? {
+        guard let i = names.firstIndex(of: name) else { return nil }
+        return values[i]
+    }
+
+    /// A copy of the current pairs, in insertion order (for rules that change the set while walking it).
+    public var bytePairs: [(name: [UInt8], value: [UInt8])] {
+        Array(zip(names, values).map { (name: $0.0, value: $0.1) })
+    }
+
+    /// The number of labels set.
+    public var count: Int { names.count }
+
     /// All names currently set.
     public var allNames: [String] { names.map { String(decoding: $0, as: UTF8.self) } }
 
