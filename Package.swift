@@ -105,10 +105,10 @@ let package = Package(
         .testTarget(name: "RelabelTests", dependencies: ["Relabel", "OutpostModel"], swiftSettings: strict),
         .testTarget(name: "OutpostConfigTests", dependencies: ["OutpostConfig"], swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "OutpostModel", "Telemetry"], swiftSettings: strict),
-        .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel"], swiftSettings: strict),
+        .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel", "Relabel"], swiftSettings: strict),
         .testTarget(
             name: "RemoteWriteTests",
-            dependencies: ["RemoteWrite", "WAL", "OutpostModel", "CSnappy"],
+            dependencies: ["RemoteWrite", "WAL", "OutpostModel", "Relabel", "CSnappy"],
             swiftSettings: strict
         ),
         .testTarget(name: "EndToEndTests", swiftSettings: strict),

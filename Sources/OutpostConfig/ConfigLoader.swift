@@ -1,4 +1,5 @@
 import OutpostModel
+import Relabel
 import Yams
 
 #if canImport(Glibc)
@@ -80,7 +81,9 @@ public enum ConfigLoader {
             node, file: file, context: "scrape_configs[\(index)]",
             allowed: [
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "honor_labels",
-                "honor_timestamps", "static_configs",
+                "honor_timestamps", "track_timestamps_staleness", "static_configs", "relabel_configs",
+                "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
+                "label_value_length_limit", "target_limit", "keep_dropped_targets",
             ])
         var c = ScrapeConfig()
         guard let job = try f.string("job_name"), !job.isEmpty else {
@@ -110,6 +113,15 @@ public enum ConfigLoader {
         c.params = try f.stringListMap("params")
         c.honorLabels = try f.bool("honor_labels") ?? false
         c.honorTimestamps = try f.bool("honor_timestamps") ?? true
+        c.trackTimestampsStaleness = try f.bool("track_timestamps_staleness") ?? false
+        c.relabelConfigs = try parseRelabelConfigs(f, "relabel_configs")
+        c.metricRelabelConfigs = try parseRelabelConfigs(f, "metric_relabel_configs")
+        c.sampleLimit = try f.int("sample_limit") ?? 0
+        c.labelLimit = try f.int("label_limit") ?? 0
+        c.labelNameLengthLimit = try f.int("label_name_length_limit") ?? 0
+        c.labelValueLengthLimit = try f.int("label_value_length_limit") ?? 0
+        c.targetLimit = try f.int("target_limit") ?? 0
+        c.keepDroppedTargets = try f.int("keep_dropped_targets") ?? 0
         for (j, sc) in try f.sequence("static_configs").enumerated() {
             let sf = try YAMLFields(
                 sc, file: file, context: "scrape_configs[\(index)].static_configs[\(j)]", allowed: ["targets", "labels"])
@@ -132,7 +144,7 @@ public enum ConfigLoader {
     static func parseRemoteWrite(_ node: Node, index: Int, file: String) throws(ConfigError) -> RemoteWriteConfig {
         let f = try YAMLFields(
             node, file: file, context: "remote_write[\(index)]",
-            allowed: ["url", "name", "headers", "remote_timeout", "queue_config"])
+            allowed: ["url", "name", "headers", "remote_timeout", "queue_config", "write_relabel_configs"])
         var r = RemoteWriteConfig()
         guard let url = try f.string("url"), !url.isEmpty else {
             throw ConfigError(file: file, line: f.line, message: "remote_write[\(index)]: url is required")
@@ -149,6 +161,7 @@ public enum ConfigLoader {
             r.name = String(String(h, radix: 16).prefix(6))
         }
         r.headers = try f.stringMap("headers")
+        r.writeRelabelConfigs = try parseRelabelConfigs(f, "write_relabel_configs")
         let reserved = ["host", "authorization", "content-encoding", "content-type", "x-prometheus-remote-write-version",
                         "user-agent", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "www-authenticate"]
         for (name, _) in r.headers where reserved.contains(name.lowercased()) {
@@ -184,6 +197,43 @@ public enum ConfigLoader {
             }
         }
         return r
+    }
+
+    /// A list of relabel rules; each error points at the rule's own field.
+    static func parseRelabelConfigs(_ parent: YAMLFields, _ key: String) throws(ConfigError) -> [RelabelRule] {
+        var rules: [RelabelRule] = []
+        for (i, node) in try parent.sequence(key).enumerated() {
+            let f = try YAMLFields(
+                node, file: parent.file, context: "\(parent.context).\(key)[\(i)]",
+                allowed: ["source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action"])
+            var action = RelabelRule.Action.replace
+            if let text = try f.string("action") {
+                guard let a = RelabelRule.parseAction(text) else {
+                    throw f.error("action", "unknown relabel action \"\(text)\"")
+                }
+                action = a
+            }
+            let modulus = try f.int("modulus") ?? 0
+            do {
+                rules.append(
+                    try RelabelRule(
+                        action: action, sourceLabels: try f.stringList("source_labels"),
+                        separator: try f.string("separator") ?? RelabelRule.defaultSeparator,
+                        regex: try f.string("regex") ?? RelabelRule.defaultRegex, modulus: UInt64(modulus),
+                        targetLabel: try f.string("target_label") ?? "",
+                        replacement: try f.string("replacement") ?? RelabelRule.defaultReplacement))
+            } catch let error as RelabelConfigError {
+                let field = f.has(error.field) ? error.field : (f.has("action") ? "action" : error.field)
+                throw ConfigError(
+                    file: parent.file, line: f.has(field) ? f.lineOf(field) : f.line,
+                    message: "\(f.context): \(error.field): \(error.message)")
+            } catch let error as ConfigError {
+                throw error
+            } catch {
+                throw ConfigError(file: parent.file, line: f.line, message: "\(f.context): \(error)")
+            }
+        }
+        return rules
     }
 
     // MARK: - Cross-field checks

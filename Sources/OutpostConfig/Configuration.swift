@@ -1,4 +1,5 @@
 import OutpostModel
+import Relabel
 
 /// The whole configuration file, field by field as Prometheus' agent reads it.
 public struct OutpostConfiguration: Sendable {
@@ -30,7 +31,21 @@ public struct ScrapeConfig: Sendable {
     public var params: [(name: String, values: [String])] = []
     public var honorLabels = false
     public var honorTimestamps = true
+    /// Mark series that carry their own timestamps stale when they disappear (off by default, as in Prometheus).
+    public var trackTimestampsStaleness = false
     public var staticConfigs: [StaticConfig] = []
+    /// Applied to each discovered target's labels before scraping.
+    public var relabelConfigs: [RelabelRule] = []
+    /// Applied to each scraped series (once per series, through the scrape cache).
+    public var metricRelabelConfigs: [RelabelRule] = []
+    /// 0 means no limit, for every limit below.
+    public var sampleLimit = 0
+    public var labelLimit = 0
+    public var labelNameLengthLimit = 0
+    public var labelValueLengthLimit = 0
+    public var targetLimit = 0
+    /// How many targets dropped by relabeling are kept for `/api/v1/targets`; 0 keeps all.
+    public var keepDroppedTargets = 0
     public init() {}
 }
 
@@ -49,6 +64,8 @@ public struct RemoteWriteConfig: Sendable {
     public var headers: [(String, String)] = []
     public var remoteTimeout: Duration = .seconds(30)
     public var queueConfig = QueueConfig()
+    /// Applied to each series after external labels, before sending; a dropped series is not sent.
+    public var writeRelabelConfigs: [RelabelRule] = []
     public init() {}
 }
 

@@ -81,7 +81,7 @@ public final class RemoteEndpoint: Service {
         logger.info("remote write starting", metadata: ["cursor": "\(start)"])
         var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: start.position.segment, offset: 0))
         defer { reader.close() }
-        var labels = SeriesLabelCache(externalLabels: externalLabels)
+        var labels = SeriesLabelCache(externalLabels: externalLabels, writeRelabel: config.writeRelabelConfigs)
         var encoder = WriteRequestEncoder()
         var compressed: [UInt8] = []
         var scratch: [Sample] = []
@@ -148,9 +148,9 @@ public final class RemoteEndpoint: Service {
 
             let deadlinePassed = batchStarted.map { clock.now - $0 >= config.queueConfig.batchSendDeadline } ?? false
             if !batch.isEmpty && (batch.count >= maxBatch || deadlinePassed || stopping) {
-                let (encoded, unknown) = encoder.encode(batch, labels: labels)
+                let (encoded, unknown, relabeled) = encoder.encode(batch, labels: labels)
+                if unknown + relabeled > 0 { droppedTotal.increment(by: Int64(unknown + relabeled)) }
                 if unknown > 0 {
-                    droppedTotal.increment(by: Int64(unknown))
                     logger.warning("samples of unknown series dropped", metadata: ["samples": "\(unknown)"])
                 }
                 var delivered = true

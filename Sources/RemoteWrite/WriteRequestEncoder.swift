@@ -35,8 +35,9 @@ struct WriteRequestEncoder {
     private var order: [Int] = []
     private(set) var buffer: [UInt8] = []
 
-    /// Encodes `samples`; samples whose series is unknown to `labels` are skipped and counted.
-    mutating func encode(_ samples: [Sample], labels: SeriesLabelCache) -> (encoded: Int, unknown: Int) {
+    /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
+    /// relabeling, are skipped and counted.
+    mutating func encode(_ samples: [Sample], labels: SeriesLabelCache) -> (encoded: Int, unknown: Int, dropped: Int) {
         buffer.removeAll(keepingCapacity: true)
         order.removeAll(keepingCapacity: true)
         order.append(contentsOf: samples.indices)
@@ -47,6 +48,7 @@ struct WriteRequestEncoder {
         }
         var encoded = 0
         var unknown = 0
+        var dropped = 0
         var i = 0
         while i < order.count {
             let ref = samples[order[i]].ref
@@ -74,10 +76,16 @@ struct WriteRequestEncoder {
                     }
                 }
             }
-            if known { encoded += j - i } else { unknown += j - i }
+            if known {
+                encoded += j - i
+            } else if labels.isDropped(ref) {
+                dropped += j - i
+            } else {
+                unknown += j - i
+            }
             i = j
         }
-        return (encoded, unknown)
+        return (encoded, unknown, dropped)
     }
 
     /// `Sample { double value = 1; int64 timestamp = 2; }`.

@@ -42,6 +42,7 @@ final class ScrapeLoop: Sendable {
     private let offsetSeed: UInt64
     private let scrapes: CounterMetric
     private let failures: CounterMetric
+    private let limitExceeded: CounterMetric
     /// Set when the target was removed (not at shutdown): the loop then writes end-of-run staleness.
     private let markStaleOnStop = Atomic<Bool>(false)
 
@@ -56,6 +57,7 @@ final class ScrapeLoop: Sendable {
         self.metrics = metrics
         self.offsetSeed = offsetSeed
         self.logger = logger
+        self.limitExceeded = registry.makeCounter(name: MetricName.scrapesExceededSampleLimit)
         self.scrapes = registry.makeCounter(name: MetricName.targetScrapesTotal, labels: [("job", target.job)])
         self.failures = registry.makeCounter(name: MetricName.targetScrapeFailures, labels: [("job", target.job)])
     }
@@ -96,6 +98,7 @@ final class ScrapeLoop: Sendable {
             }
             scrapes.increment()
             if error != nil { failures.increment() }
+            if error == "sample limit exceeded" { limitExceeded.increment() }
             if report.duplicates > 0 { metrics.duplicates.increment(by: Int64(report.duplicates)) }
             let newHealth: TargetHealth = error == nil ? .up : .down
             if newHealth != health {
@@ -126,6 +129,10 @@ final class ScrapeLoop: Sendable {
     private func scrapeOnce(
         core: inout ScrapeLoopCore, headers: [(String, String)], timestamp: Int64
     ) async -> (ScrapeReport, String?) {
+        if let forced = target.forcedError {
+            core.failed(timestamp: timestamp)
+            return (ScrapeReport(), forced)
+        }
         let result: HTTPResult
         do {
             result = try await transport.get(url: target.url, headers: headers, timeout: target.timeout)

@@ -1,5 +1,6 @@
 import Exposition
 import OutpostModel
+import Relabel
 
 /// Hands out series refs for label sets; the WAL in production.
 public protocol SeriesResolver: Sendable {
@@ -70,8 +71,9 @@ public struct ScrapeLoopCore {
     }
 
     /// Turns a successful response body into samples stamped `timestamp`, plus staleness markers for
-    /// series the previous scrape had and this one lacks. On a parse error nothing is kept from this
-    /// body and every series of the previous scrape is marked stale, as Prometheus does.
+    /// series the previous scrape had and this one lacks. On a parse error, a limit exceeded or an
+    /// invalid series, nothing is kept from this body and every series of the previous scrape is
+    /// marked stale, as Prometheus does.
     public mutating func ingest(
         body: UnsafeRawBufferPointer, timestamp: Int64
     ) -> Result<ScrapeReport, ScrapeBodyError> {
@@ -81,6 +83,7 @@ public struct ScrapeLoopCore {
         var report = ScrapeReport()
         var parser = TextParser(body)
         var line = ExpositionSample()
+        let options = target.options
         do {
             while try parser.next(&line) {
                 report.samplesScraped += 1
@@ -95,14 +98,21 @@ public struct ScrapeLoopCore {
                     cache.markSeen(e, iteration)
                     entry = e
                 } else {
-                    let labels = try seriesLabels(body: body, line: line)
-                    let ref = resolver.seriesRef(for: labels)
+                    let ref: SeriesRef
+                    if let labels = try seriesLabels(body: body, line: line) {
+                        ref = resolver.seriesRef(for: labels)
+                        report.seriesAdded += 1
+                    } else {
+                        ref = SeriesCache.dropped
+                    }
                     entry = cache.insert(key, hash: hash, ref: ref, seen: iteration)
-                    report.seriesAdded += 1
                 }
-                current.append(Int32(entry))
-                let ts = target.honorTimestamps ? (line.timestamp ?? timestamp) : timestamp
-                samples.append(Sample(ref: cache.entries[entry].ref, timestamp: ts, value: line.value))
+                let ref = cache.entries[entry].ref
+                if ref == SeriesCache.dropped { continue }
+                let explicit = options.honorTimestamps ? line.timestamp : nil
+                // Series with their own timestamps are not tracked for staleness unless asked to be.
+                if explicit == nil || options.trackTimestampsStaleness { current.append(Int32(entry)) }
+                samples.append(Sample(ref: ref, timestamp: explicit ?? timestamp, value: line.value))
             }
         } catch let error as ExpositionError {
             return .failure(fail(ScrapeBodyError(message: error.description), timestamp: timestamp))
@@ -112,15 +122,18 @@ public struct ScrapeLoopCore {
             return .failure(fail(ScrapeBodyError(message: "\(error)"), timestamp: timestamp))
         }
         report.samplesPostRelabeling = samples.count
+        if options.sampleLimit > 0 && samples.count > options.sampleLimit {
+            return .failure(fail(ScrapeBodyError(message: "sample limit exceeded"), timestamp: timestamp))
+        }
         for e in previous where cache.entries[Int(e)].lastSeen != iteration {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
             report.staleMarkers += 1
         }
         swap(&previous, &current)
         // Forget series unseen for a while so a churning target cannot grow the cache without bound.
-        if cache.count > 1024 && cache.count > 2 * previous.count {
+        if cache.count > 1024 && cache.count > 2 * max(previous.count, report.samplesScraped) {
             cache.compact(keepingSeenSince: iteration)
-            previous = cache.entries.indices.map { Int32($0) }
+            previous = cache.entries.indices.filter { cache.entries[$0].ref != SeriesCache.dropped }.map { Int32($0) }
         }
         return .success(report)
     }
@@ -162,8 +175,11 @@ public struct ScrapeLoopCore {
         previous.removeAll()
     }
 
-    /// The labels of a series line: scraped labels merged with the target's, following honor_labels.
-    private func seriesLabels(body: UnsafeRawBufferPointer, line: ExpositionSample) throws -> Labels {
+    /// The labels of a series line: scraped labels merged with the target's (following
+    /// honor_labels), then `metric_relabel_configs`; nil when relabeling dropped the series. Throws
+    /// for what fails the whole scrape in Prometheus: duplicate or invalid label names, a missing
+    /// metric name, an exceeded label limit.
+    private func seriesLabels(body: UnsafeRawBufferPointer, line: ExpositionSample) throws -> Labels? {
         var scraped: [([UInt8], [UInt8])] = [(Array("__name__".utf8), Array(body[line.name]))]
         var duplicate: [UInt8]? = nil
         LabelPairs.forEach(in: body, range: line.labels) { name, value in
@@ -176,20 +192,61 @@ public struct ScrapeLoopCore {
         }
         var b = LabelsBuilder()
         for (n, v) in scraped { b.set(n, v) }
+        let options = target.options
         target.labels.forEach { rawName, rawValue in
             let name = Array(rawName)
             let value = Array(rawValue)
-            if target.honorLabels {
+            if options.honorLabels {
                 if !b.has(name) { b.set(name, value) }
                 return
             }
-            if b.has(name), let existing = b.get(String(decoding: name, as: UTF8.self)) {
+            if let existing = b.get(name) {
                 var exported = Array("exported_".utf8) + name
                 while b.has(exported) { exported = Array("exported_".utf8) + exported }
-                b.set(exported, Array(existing.utf8))
+                b.set(exported, existing)
             }
             b.set(name, value)
         }
-        return b.labels()
+        guard Relabeler.process(&b, options.metricRelabel) else { return nil }
+        let labels = b.labels()
+        try Self.validate(labels, options)
+        return labels
     }
+
+    /// Prometheus' checks on a new series: a metric name, valid names, and the label limits.
+    static func validate(_ labels: Labels, _ options: ScrapeOptions) throws {
+        let metric = labels["__name__"] ?? ""
+        guard !metric.isEmpty else { throw ScrapeBodyError(message: "missing metric name (__name__ label)") }
+        var count = 0
+        var problem: String? = nil
+        labels.forEach { name, value in
+            count += 1
+            guard problem == nil else { return }
+            let isName = name.elementsEqual("__name__".utf8)
+            if isName ? !isValidMetricName(value) : !isLegacyLabelName(Array(name)) {
+                problem = "invalid metric name or label names: \(labels)"
+            } else if options.labelNameLengthLimit > 0 && name.count > options.labelNameLengthLimit {
+                problem = "label_name_length_limit exceeded (metric: \(metric.prefix(50)), label name: "
+                    + "\(String(decoding: name, as: UTF8.self).prefix(50)), length: \(name.count), limit: \(options.labelNameLengthLimit))"
+            } else if options.labelValueLengthLimit > 0 && value.count > options.labelValueLengthLimit {
+                problem = "label_value_length_limit exceeded (metric: \(metric.prefix(50)), label name: "
+                    + "\(String(decoding: name, as: UTF8.self).prefix(50)), value: \"\(String(decoding: value, as: UTF8.self).prefix(50))\", "
+                    + "length: \(value.count), limit: \(options.labelValueLengthLimit))"
+            }
+        }
+        if let problem { throw ScrapeBodyError(message: problem) }
+        if options.labelLimit > 0 && count > options.labelLimit {
+            throw ScrapeBodyError(
+                message: "label_limit exceeded (metric: \(metric.prefix(50)), number of labels: \(count), limit: \(options.labelLimit))")
+        }
+    }
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+func isValidMetricName(_ name: UnsafeRawBufferPointer) -> Bool {
+    guard let first = name.first else { return false }
+    func ok(_ b: UInt8, _ digits: Bool) -> Bool {
+        (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || b == 95 || b == 58 || (digits && b >= 48 && b <= 57)
+    }
+    return ok(first, false) && name.allSatisfy { ok($0, true) }
 }

@@ -42,27 +42,64 @@ public final class ScrapeManager: Service {
         self.offsetSeed = FNV1a64.hash(config.global.externalLabels.description)
     }
 
-    /// The targets a configuration yields, in job order.
-    public static func targets(for config: OutpostConfiguration) -> [ScrapeTarget] {
-        var out: [ScrapeTarget] = []
+    /// What a configuration's discovery and target relabeling yield.
+    public struct TargetSet: Sendable {
+        /// Targets to scrape, in job order; those of a pool over its `target_limit` carry a forced error.
+        public var active: [ScrapeTarget] = []
+        /// Per job: discovered labels of dropped targets (as many as `keep_dropped_targets` allows)
+        /// and how many were dropped in all.
+        public var dropped: [String: (kept: [[(name: String, value: String)]], total: Int)] = [:]
+        /// Targets relabeling made unusable, with the reason.
+        public var invalid: [(job: String, labels: [(name: String, value: String)], reason: String)] = []
+    }
+
+    /// The targets a configuration yields.
+    public static func targets(for config: OutpostConfiguration) -> TargetSet {
+        var set = TargetSet()
         var seen: Set<String> = []
         for job in config.scrapeConfigs {
+            var active: [ScrapeTarget] = []
+            var dropped: [[(name: String, value: String)]] = []
+            var droppedTotal = 0
             for group in StaticDiscovery.groups(for: job) {
                 for t in group.targets {
-                    guard let target = ScrapeTarget.make(job: job, group: group, target: t) else { continue }
-                    if seen.insert(target.key).inserted { out.append(target) }
+                    switch ScrapeTarget.make(job: job, group: group, target: t) {
+                    case .active(let target):
+                        if seen.insert(target.key).inserted { active.append(target) }
+                    case .dropped(let labels):
+                        droppedTotal += 1
+                        if job.keepDroppedTargets == 0 || dropped.count < job.keepDroppedTargets { dropped.append(labels) }
+                    case .invalid(let labels, let reason):
+                        set.invalid.append((job.jobName, labels, reason))
+                    }
                 }
             }
+            if job.targetLimit > 0 && active.count > job.targetLimit {
+                let reason = "target_limit exceeded (number of targets: \(active.count), limit: \(job.targetLimit))"
+                for i in active.indices {
+                    active[i].forcedError = reason
+                    active[i].key += "|limited"
+                }
+            }
+            set.active += active
+            set.dropped[job.jobName] = (dropped, droppedTotal)
         }
-        return out
+        return set
     }
 
     /// Starts loops for new targets and stops (with staleness markers) loops whose target is gone.
     public func apply(_ config: OutpostConfiguration) {
-        let targets = Self.targets(for: config)
+        let set = Self.targets(for: config)
+        let targets = set.active
+        for bad in set.invalid {
+            logger.error(
+                "creating target failed", metadata: ["job": "\(bad.job)", "err": "\(bad.reason)",
+                                                     "labels": "\(bad.labels.map { "\($0.name)=\($0.value)" })"])
+        }
         var counts: [String: Int] = [:]
         for job in config.scrapeConfigs { counts[job.jobName] = 0 }
         for t in targets { counts[t.job, default: 0] += 1 }
+        for (job, d) in set.dropped { counts[job, default: 0] += d.total }
         discovered.withLock { gauges in
             for (job, n) in counts {
                 let g = gauges[job] ?? registry.makeGauge(
@@ -71,6 +108,7 @@ public final class ScrapeManager: Service {
                 g.set(Double(n))
             }
         }
+        status.setDroppedTargets(set.dropped.mapValues { $0.kept })
         let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         running.withLock { running in
             for (key, r) in running where wanted[key] == nil {

@@ -1,10 +1,53 @@
 import Discovery
 import OutpostConfig
 import OutpostModel
+import Relabel
+
+/// How a target's scraped series are turned into samples: the scrape options of its job.
+public struct ScrapeOptions: Sendable {
+    public var honorLabels = false
+    public var honorTimestamps = true
+    public var trackTimestampsStaleness = false
+    public var metricRelabel: [RelabelRule] = []
+    /// 0: no limit.
+    public var sampleLimit = 0
+    public var labelLimit = 0
+    public var labelNameLengthLimit = 0
+    public var labelValueLengthLimit = 0
+    public init() {}
+
+    init(_ job: ScrapeConfig) {
+        honorLabels = job.honorLabels
+        honorTimestamps = job.honorTimestamps
+        trackTimestampsStaleness = job.trackTimestampsStaleness
+        metricRelabel = job.metricRelabelConfigs
+        sampleLimit = job.sampleLimit
+        labelLimit = job.labelLimit
+        labelNameLengthLimit = job.labelNameLengthLimit
+        labelValueLengthLimit = job.labelValueLengthLimit
+    }
+}
+
+/// What target relabeling made of one discovered target.
+public enum TargetOutcome: Sendable {
+    case active(ScrapeTarget)
+    /// Dropped by relabeling (or left without an address), with the labels discovery gave it.
+    case dropped(discoveredLabels: [(name: String, value: String)])
+    /// Relabeling produced something unusable (an invalid address or interval).
+    case invalid(discoveredLabels: [(name: String, value: String)], reason: String)
+}
+
+extension TargetOutcome {
+    /// The target, when it is active.
+    public var target: ScrapeTarget? {
+        if case .active(let t) = self { return t }
+        return nil
+    }
+}
 
 /// One target of one job: its final labels, the URL to scrape and the options of its job.
 public struct ScrapeTarget: Sendable {
-    /// Identifies the target across reloads: job, URL and final labels.
+    /// Identifies the target across reloads: job, URL, final labels and settings.
     public var key: String
     public var job: String
     public var url: String
@@ -14,14 +57,16 @@ public struct ScrapeTarget: Sendable {
     public var discoveredLabels: [(name: String, value: String)]
     public var interval: Duration
     public var timeout: Duration
-    public var honorLabels: Bool
-    public var honorTimestamps: Bool
+    public var options: ScrapeOptions
+    /// Set when the target must not be scraped (its pool exceeds `target_limit`): every scrape
+    /// fails with this reason.
+    public var forcedError: String? = nil
 
     /// Builds the target the way Prometheus populates target labels: discovered and group labels,
     /// then `job`, `__scheme__`, `__metrics_path__`, `__scrape_interval__`, `__scrape_timeout__` and
-    /// `__param_*` where not already set; `instance` defaults to `__address__`; `__` labels are dropped.
-    /// Returns nil for a target without an address.
-    public static func make(job: ScrapeConfig, group: TargetGroup, target: [(String, String)]) -> ScrapeTarget? {
+    /// `__param_*` where not already set; then `relabel_configs`; a target without `__address__` is
+    /// dropped; `instance` defaults to `__address__`; `__` labels are removed.
+    public static func make(job: ScrapeConfig, group: TargetGroup, target: [(String, String)]) -> TargetOutcome {
         var b = LabelsBuilder()
         for (n, v) in group.labels { b.set(n, v) }
         for (n, v) in target { b.set(n, v) }
@@ -35,7 +80,25 @@ public struct ScrapeTarget: Sendable {
             b.set("__param_" + p.name, p.values[0])
         }
         let discovered = b.labels().pairs
-        guard let address = b.get("__address__"), !address.isEmpty else { return nil }
+        guard Relabeler.process(&b, job.relabelConfigs) else { return .dropped(discoveredLabels: discovered) }
+        guard let address = b.get("__address__"), !address.isEmpty else {
+            return .dropped(discoveredLabels: discovered)
+        }
+        if address.contains("/") {
+            return .invalid(discoveredLabels: discovered, reason: "\"\(address)\" is not a valid hostname")
+        }
+        guard let interval = PromDuration.parse(b.get("__scrape_interval__") ?? ""), interval > .zero else {
+            return .invalid(discoveredLabels: discovered, reason: "error parsing scrape interval")
+        }
+        guard let timeout = PromDuration.parse(b.get("__scrape_timeout__") ?? ""), timeout > .zero else {
+            return .invalid(discoveredLabels: discovered, reason: "error parsing scrape timeout")
+        }
+        guard timeout <= interval else {
+            return .invalid(
+                discoveredLabels: discovered,
+                reason: "scrape timeout cannot be greater than scrape interval (\"\(PromDuration.format(timeout))\" > "
+                    + "\"\(PromDuration.format(interval))\")")
+        }
         if b.get("instance") == nil { b.set("instance", address) }
 
         // The URL: scheme, address, path, then the job's params with __param_ labels taking precedence.
@@ -62,11 +125,12 @@ public struct ScrapeTarget: Sendable {
 
         for name in b.allNames where name.hasPrefix("__") { b.remove(name) }
         let labels = b.labels()
-        let key = job.jobName + "|" + url + "|" + labels.description
-        return ScrapeTarget(
-            key: key, job: job.jobName, url: url, labels: labels, discoveredLabels: discovered,
-            interval: job.scrapeInterval, timeout: job.scrapeTimeout, honorLabels: job.honorLabels,
-            honorTimestamps: job.honorTimestamps)
+        let key = job.jobName + "|" + url + "|" + labels.description + "|" + PromDuration.format(interval) + "|"
+            + PromDuration.format(timeout)
+        return .active(
+            ScrapeTarget(
+                key: key, job: job.jobName, url: url, labels: labels, discoveredLabels: discovered,
+                interval: interval, timeout: timeout, options: ScrapeOptions(job)))
     }
 
     /// Where in its interval this target scrapes, spread by a hash of the target as Prometheus does,

@@ -21,6 +21,10 @@ struct SeriesCache {
         var lastSeen: UInt32
     }
 
+    /// The ref of a series that metric relabeling dropped: cached so it is not relabeled again.
+    /// The WAL hands out refs from 1.
+    static let dropped = SeriesRef(0)
+
     private(set) var entries: [Entry] = []
     private var arena: [UInt8] = []
     private var index: [Int32] = Array(repeating: -1, count: 1024)

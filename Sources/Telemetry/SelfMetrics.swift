@@ -22,6 +22,7 @@ public enum MetricName {
     public static let targetScrapeFailures = "outpost_target_scrape_failures_total"
     public static let targets = "outpost_targets"
     public static let scrapeDuplicates = "prometheus_target_scrapes_sample_duplicate_timestamp_total"
+    public static let scrapesExceededSampleLimit = "prometheus_target_scrapes_exceeded_sample_limit_total"
 
     // WAL.
     public static let walSamplesAppended = "outpost_wal_samples_appended_total"

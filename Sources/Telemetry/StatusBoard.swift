@@ -73,6 +73,8 @@ public struct StatusSnapshot: Sendable {
     public var targets: [TargetStatus]
     public var endpoints: [EndpointStatus]
     public var wal: WALStatus
+    /// Targets dropped by relabeling, by job (discovered labels only).
+    public var droppedTargets: [(job: String, labels: [(name: String, value: String)])]
     public var startTime: Int64
     public var version: String
     public var configFile: String
@@ -86,6 +88,7 @@ public final class StatusBoard: Sendable {
         var targets: [String: TargetStatus] = [:]
         var endpoints: [String: EndpointStatus] = [:]
         var wal = WALStatus()
+        var dropped: [String: [[(name: String, value: String)]]] = [:]
     }
     private let state = Mutex(State())
     public let startTime: Int64
@@ -123,6 +126,11 @@ public final class StatusBoard: Sendable {
         }
     }
 
+    /// Replaces the dropped targets of every job.
+    public func setDroppedTargets(_ dropped: [String: [[(name: String, value: String)]]]) {
+        state.withLock { $0.dropped = dropped }
+    }
+
     public func updateWAL(_ body: (inout WALStatus) -> Void) {
         state.withLock { body(&$0.wal) }
     }
@@ -132,7 +140,9 @@ public final class StatusBoard: Sendable {
             StatusSnapshot(
                 targets: s.targets.values.sorted { ($0.job, $0.scrapeURL) < ($1.job, $1.scrapeURL) },
                 endpoints: s.endpoints.values.sorted { $0.name < $1.name },
-                wal: s.wal, startTime: startTime, version: version, configFile: configFile)
+                wal: s.wal,
+                droppedTargets: s.dropped.keys.sorted().flatMap { job in s.dropped[job, default: []].map { (job, $0) } },
+                startTime: startTime, version: version, configFile: configFile)
         }
     }
 }

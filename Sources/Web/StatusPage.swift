@@ -36,7 +36,11 @@ enum StatusPage {
             h += "<td>\(formatDouble(t.lastScrapeDuration * 1000))ms</td><td>\(t.lastSamples)</td>"
             h += "<td class=\"err\">\(esc(t.lastError))</td></tr>"
         }
-        h += "</table></body></html>\n"
+        h += "</table>"
+        if !s.droppedTargets.isEmpty {
+            h += "<p>\(s.droppedTargets.count) targets dropped by relabeling (see /api/v1/targets).</p>"
+        }
+        h += "</body></html>\n"
         return h
     }
 
@@ -56,7 +60,9 @@ enum StatusPage {
             out += ",\"scrapeInterval\":" + json(formatDuration(t.interval))
             out += ",\"scrapeTimeout\":" + json(formatDuration(t.timeout)) + "}"
         }
-        out += "],\"droppedTargets\":[]}}"
+        out += "],\"droppedTargets\":["
+        out += s.droppedTargets.map { "{\"discoveredLabels\":" + object($0.labels) + "}" }.joined(separator: ",")
+        out += "]}}"
         return out
     }
 

@@ -57,7 +57,7 @@ func buildApplication(options: AgentOptions, config: OutpostConfiguration, logge
     logger.info(
         "starting Outpost",
         metadata: ["version": "\(BuildInfo.version)", "listen": "\(options.listenAddress)",
-                   "targets": "\(ScrapeManager.targets(for: config).count)", "remote_write": "\(endpoints.count)"])
+                   "targets": "\(ScrapeManager.targets(for: config).active.count)", "remote_write": "\(endpoints.count)"])
     var groupConfig = ServiceGroupConfiguration(services: services, logger: logger)
     groupConfig.gracefulShutdownSignals = [.sigterm, .sigint]
     return ServiceGroup(configuration: groupConfig)

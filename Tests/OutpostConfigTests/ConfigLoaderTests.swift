@@ -150,3 +150,67 @@ func loadError(_ yaml: String) -> ConfigError? {
         #expect(config.scrapeConfigs.isEmpty && config.remoteWrite.isEmpty)
     }
 }
+
+@Suite struct RelabelConfigTests {
+    @Test func parsesRulesWithDefaultsAndEveryField() throws {
+        let config = try ConfigLoader.parse(
+            yaml: """
+                scrape_configs:
+                  - job_name: a
+                    sample_limit: 100
+                    label_limit: 30
+                    label_name_length_limit: 200
+                    label_value_length_limit: 300
+                    target_limit: 5
+                    keep_dropped_targets: 10
+                    track_timestamps_staleness: true
+                    relabel_configs:
+                      - source_labels: [__meta_x, __meta_y]
+                        separator: ","
+                        regex: "(.+),(.+)"
+                        target_label: xy
+                        replacement: "$2-$1"
+                      - action: HashMod
+                        source_labels: [__address__]
+                        modulus: 4
+                        target_label: shard
+                    metric_relabel_configs:
+                      - action: labeldrop
+                        regex: tmp_.*
+                remote_write:
+                  - url: http://r/w
+                    write_relabel_configs:
+                      - action: drop
+                        source_labels: [__name__]
+                        regex: go_.*
+                """, file: "t.yaml")
+        let job = config.scrapeConfigs[0]
+        #expect(job.sampleLimit == 100 && job.labelLimit == 30 && job.labelNameLengthLimit == 200)
+        #expect(job.labelValueLengthLimit == 300 && job.targetLimit == 5 && job.keepDroppedTargets == 10)
+        #expect(job.trackTimestampsStaleness)
+        #expect(job.relabelConfigs.count == 2)
+        #expect(job.relabelConfigs[0].action == .replace)
+        #expect(job.relabelConfigs[0].separator == ",")
+        #expect(job.relabelConfigs[0].replacement == "$2-$1")
+        #expect(job.relabelConfigs[1].action == .hashmod && job.relabelConfigs[1].modulus == 4)
+        #expect(job.metricRelabelConfigs.first?.action == .labeldrop)
+        #expect(job.metricRelabelConfigs.first?.regex.source == "tmp_.*")
+        #expect(config.remoteWrite[0].writeRelabelConfigs.first?.action == .drop)
+    }
+
+    @Test(arguments: [
+        ("      - action: explode\n", 5, "unknown relabel action \"explode\""),
+        ("      - action: hashmod\n        target_label: s\n", 5, "requires non-zero modulus"),
+        ("      - source_labels: [a]\n        regex: \"(\"\n        target_label: b\n", 6, "error parsing regexp"),
+        ("      - source_labels: [a]\n        target_label: bad-name\n", 6, "invalid 'target_label'"),
+        ("      - source_labels: [a]\n        taget_label: b\n", 6, "field taget_label not found"),
+        ("      - source_labels: [a-b]\n        target_label: b\n", 5, "not a valid label name"),
+    ])
+    func rejectsBadRulesAtTheirLine(rule: String, line: Int, message: String) {
+        let yaml = "scrape_configs:\n  - job_name: a\n    static_configs: []\n    relabel_configs:\n" + rule
+        let error = loadError(yaml)
+        #expect(error?.line == line, "\(String(describing: error))")
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.message.contains("scrape_configs[0].relabel_configs[0]") == true)
+    }
+}

@@ -1,4 +1,5 @@
 import OutpostModel
+import Relabel
 import Testing
 
 @testable import RemoteWrite
@@ -80,9 +81,10 @@ func decodeWriteRequest(_ bytes: [UInt8]) -> [([String: String], [(Int64, Double
             Sample(ref: SeriesRef(1), timestamp: -5, value: StaleNaN.value),
         ]
         var encoder = WriteRequestEncoder()
-        let (encoded, unknown) = encoder.encode(samples, labels: cache)
+        let (encoded, unknown, dropped) = encoder.encode(samples, labels: cache)
         #expect(encoded == 4)
         #expect(unknown == 1)
+        #expect(dropped == 0)
         let series = try #require(decodeWriteRequest(encoder.buffer))
         #expect(series.count == 2)
         #expect(series[0].0 == ["__name__": "up", "job": "node", "cluster": "c1"])
@@ -101,6 +103,23 @@ func decodeWriteRequest(_ bytes: [UInt8]) -> [([String: String], [(Int64, Double
         let request = try #require(ProtoMessage(encoder.buffer))
         let names = request.messages(1)[0].messages(1).compactMap { $0.string(1) }
         #expect(names == ["__name__", "a", "m", "zz"])
+    }
+
+    @Test func writeRelabelingSeesExternalLabelsAndDropsSeries() throws {
+        let rules = [
+            try RelabelRule(action: .drop, sourceLabels: ["__name__"], regex: "go_.*"),
+            try RelabelRule(sourceLabels: ["cluster"], targetLabel: "origin", replacement: "from-$1"),
+        ]
+        var cache = SeriesLabelCache(externalLabels: Labels([("cluster", "c1")]), writeRelabel: rules)
+        cache.add(SeriesRef(1), Labels([("__name__", "up")]))
+        cache.add(SeriesRef(2), Labels([("__name__", "go_goroutines")]))
+        var encoder = WriteRequestEncoder()
+        let samples = [Sample(ref: SeriesRef(1), timestamp: 1, value: 1), Sample(ref: SeriesRef(2), timestamp: 1, value: 2)]
+        let (encoded, unknown, dropped) = encoder.encode(samples, labels: cache)
+        #expect(encoded == 1 && unknown == 0 && dropped == 1)
+        let series = try #require(decodeWriteRequest(encoder.buffer))
+        #expect(series.count == 1)
+        #expect(series[0].0 == ["__name__": "up", "cluster": "c1", "origin": "from-c1"])
     }
 
     @Test func snappyRoundTrips() throws {

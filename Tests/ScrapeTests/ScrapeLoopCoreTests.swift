@@ -1,6 +1,7 @@
 import Discovery
 import OutpostConfig
 import OutpostModel
+import Relabel
 import Scrape
 import Synchronization
 import Testing
@@ -19,13 +20,17 @@ final class RecordingResolver: SeriesResolver {
     var count: Int { state.withLock { $0.count } }
 }
 
-func makeTarget(honorLabels: Bool = false, honorTimestamps: Bool = true, labels: [(String, String)] = []) -> ScrapeTarget {
+func makeTarget(
+    honorLabels: Bool = false, honorTimestamps: Bool = true, labels: [(String, String)] = [],
+    configure: (inout ScrapeConfig) -> Void = { _ in }
+) -> ScrapeTarget {
     var job = ScrapeConfig()
     job.jobName = "node"
     job.honorLabels = honorLabels
     job.honorTimestamps = honorTimestamps
+    configure(&job)
     let group = TargetGroup(source: "0", targets: [[("__address__", "host:9100")]], labels: labels)
-    return ScrapeTarget.make(job: job, group: group, target: group.targets[0])!
+    return ScrapeTarget.make(job: job, group: group, target: group.targets[0]).target!
 }
 
 extension ScrapeLoopCore {
@@ -175,7 +180,7 @@ extension ScrapeLoopCore {
         job.metricsPath = "/probe"
         job.params = [(name: "module", values: ["http_2xx"])]
         let group = TargetGroup(source: "0", targets: [[("__address__", "bb:9115")]], labels: [("team", "sre")])
-        let t = try #require(ScrapeTarget.make(job: job, group: group, target: group.targets[0]))
+        let t = try #require(ScrapeTarget.make(job: job, group: group, target: group.targets[0]).target)
         #expect(t.url == "http://bb:9115/probe?module=http_2xx")
         #expect(t.labels == Labels([("instance", "bb:9115"), ("job", "blackbox"), ("team", "sre")]))
         #expect(t.discoveredLabels.contains { $0.name == "__param_module" && $0.value == "http_2xx" })
@@ -190,5 +195,159 @@ extension ScrapeLoopCore {
         var other = t
         other.key += "x"
         #expect(other.offset(nowNanoseconds: 1_000_000_000_000, seed: 7) != a)
+    }
+}
+
+@Suite struct RelabelingAndLimitsTests {
+    @Test func metricRelabelingDropsAndRewritesOncePerSeries() throws {
+        let resolver = RecordingResolver()
+        let target = makeTarget { job in
+            job.metricRelabelConfigs = [
+                try! RelabelRule(action: .drop, sourceLabels: ["__name__"], regex: "go_.*"),
+                try! RelabelRule(sourceLabels: ["code"], regex: "(\\d)..", targetLabel: "class", replacement: "${1}xx"),
+            ]
+        }
+        var core = ScrapeLoopCore(target: target, resolver: resolver)
+        let body = "go_goroutines 5\nhttp_requests_total{code=\"404\"} 3\n"
+        let report = try core.ingest(body, at: 1).get()
+        #expect(report.samplesScraped == 2)
+        #expect(report.samplesPostRelabeling == 1)
+        #expect(report.seriesAdded == 1)
+        #expect(resolver.labels(core.samples[0].ref)["class"] == "4xx")
+        // The second scrape hits the cache for both the kept and the dropped series.
+        let again = try core.ingest(body, at: 2).get()
+        #expect(again.seriesAdded == 0)
+        #expect(again.staleMarkers == 0)
+        #expect(core.samples.count == 1)
+        #expect(resolver.count == 6)  // five synthetic series and the one kept
+    }
+
+    @Test func sampleLimitFailsTheWholeScrape() throws {
+        var core = ScrapeLoopCore(target: makeTarget { $0.sampleLimit = 2 }, resolver: RecordingResolver())
+        _ = try core.ingest("a 1\nb 2\n", at: 1).get()
+        guard case .failure(let error) = core.ingest("a 1\nb 2\nc 3\n", at: 2) else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(error.message == "sample limit exceeded")
+        #expect(core.samples.count == 2)
+        #expect(core.samples.allSatisfy { StaleNaN.isStale($0.value) })
+    }
+
+    @Test(arguments: [
+        ("label_limit", "m{a=\"1\",b=\"2\"} 1", "label_limit exceeded (metric: m, number of labels: 5, limit: 4)"),
+        ("label_name_length_limit", "m{abcdefghijk=\"1\"} 1", "label_name_length_limit exceeded"),
+        ("label_value_length_limit", "m{a=\"0123456789ab\"} 1", "label_value_length_limit exceeded"),
+    ])
+    func labelLimitsFailTheScrape(limit: String, body: String, message: String) {
+        let target = makeTarget { job in
+            switch limit {
+            case "label_limit": job.labelLimit = 4
+            case "label_name_length_limit": job.labelNameLengthLimit = 10
+            default: job.labelValueLengthLimit = 10
+            }
+        }
+        var core = ScrapeLoopCore(target: target, resolver: RecordingResolver())
+        guard case .failure(let error) = core.ingest(body, at: 1) else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(error.message.contains(message), "\(error.message)")
+    }
+
+    @Test func relabelingAwayTheMetricNameFailsTheScrape() {
+        let target = makeTarget { job in
+            job.metricRelabelConfigs = [try! RelabelRule(action: .labeldrop, regex: "__name__")]
+        }
+        var core = ScrapeLoopCore(target: target, resolver: RecordingResolver())
+        guard case .failure(let error) = core.ingest("m 1", at: 1) else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(error.message == "missing metric name (__name__ label)")
+    }
+
+    @Test func seriesWithTimestampsGetNoStalenessUnlessTracked() throws {
+        var plain = ScrapeLoopCore(target: makeTarget(), resolver: RecordingResolver())
+        _ = try plain.ingest("a 1 1000\nb 2\n", at: 5_000).get()
+        let report = try plain.ingest("c 3\n", at: 6_000).get()
+        #expect(report.staleMarkers == 1)  // only b
+        var tracking = ScrapeLoopCore(target: makeTarget { $0.trackTimestampsStaleness = true }, resolver: RecordingResolver())
+        _ = try tracking.ingest("a 1 1000\nb 2\n", at: 5_000).get()
+        #expect(try tracking.ingest("c 3\n", at: 6_000).get().staleMarkers == 2)
+    }
+}
+
+@Suite struct TargetRelabelingTests {
+    func job(_ rules: [RelabelRule], configure: (inout ScrapeConfig) -> Void = { _ in }) -> ScrapeConfig {
+        var job = ScrapeConfig()
+        job.jobName = "j"
+        job.relabelConfigs = rules
+        configure(&job)
+        return job
+    }
+
+    @Test func relabelingSeesMetaLabelsAndSetsAddressPathAndParams() throws {
+        let rules = [
+            try RelabelRule(sourceLabels: ["__meta_port"], regex: "(.+)", targetLabel: "__address__", replacement: "10.0.0.1:$1"),
+            try RelabelRule(sourceLabels: ["__meta_path"], targetLabel: "__metrics_path__"),
+            try RelabelRule(targetLabel: "__param_target", replacement: "probe"),
+            try RelabelRule(sourceLabels: ["__meta_team"], targetLabel: "team"),
+            try RelabelRule(targetLabel: "__scrape_interval__", replacement: "15s"),
+        ]
+        let group = TargetGroup(
+            source: "0", targets: [[("__address__", "ignored:1"), ("__meta_port", "8080"), ("__meta_path", "/m"),
+                                    ("__meta_team", "sre")]], labels: [])
+        let t = try #require(ScrapeTarget.make(job: job(rules), group: group, target: group.targets[0]).target)
+        #expect(t.url == "http://10.0.0.1:8080/m?target=probe")
+        #expect(t.labels == Labels([("instance", "10.0.0.1:8080"), ("job", "j"), ("team", "sre")]))
+        #expect(t.interval == .seconds(15))
+        #expect(t.discoveredLabels.contains { $0.name == "__meta_port" })
+    }
+
+    @Test func droppedAndAddresslessTargetsAreDropped() throws {
+        let group = TargetGroup(source: "0", targets: [[("__address__", "a:1")]], labels: [])
+        let drop = job([try RelabelRule(action: .drop, sourceLabels: ["__address__"], regex: "a:.*")])
+        guard case .dropped(let labels) = ScrapeTarget.make(job: drop, group: group, target: group.targets[0]) else {
+            Issue.record("expected dropped")
+            return
+        }
+        #expect(labels.contains { $0.name == "__address__" && $0.value == "a:1" })
+        let blank = job([try RelabelRule(sourceLabels: ["nothing"], targetLabel: "__address__")])
+        guard case .dropped = ScrapeTarget.make(job: blank, group: group, target: group.targets[0]) else {
+            Issue.record("expected dropped")
+            return
+        }
+    }
+
+    @Test func invalidIntervalsAreReported() throws {
+        let group = TargetGroup(source: "0", targets: [[("__address__", "a:1")]], labels: [])
+        let bad = job([try RelabelRule(targetLabel: "__scrape_timeout__", replacement: "2m")])
+        guard case .invalid(_, let reason) = ScrapeTarget.make(job: bad, group: group, target: group.targets[0]) else {
+            Issue.record("expected invalid")
+            return
+        }
+        #expect(reason.contains("scrape timeout cannot be greater than scrape interval"))
+    }
+
+    @Test func targetLimitForcesAnErrorOnEveryTargetOfThePool() throws {
+        var config = OutpostConfiguration()
+        var limited = ScrapeConfig()
+        limited.jobName = "limited"
+        limited.targetLimit = 1
+        var sc = StaticConfig()
+        sc.targets = ["a:1", "b:2"]
+        limited.staticConfigs = [sc]
+        var kept = ScrapeConfig()
+        kept.jobName = "kept"
+        kept.keepDroppedTargets = 1
+        kept.relabelConfigs = [try RelabelRule(action: .drop, sourceLabels: ["__address__"], regex: ".*")]
+        kept.staticConfigs = [sc]
+        config.scrapeConfigs = [limited, kept]
+        let set = ScrapeManager.targets(for: config)
+        #expect(set.active.count == 2)
+        #expect(set.active.allSatisfy { $0.forcedError == "target_limit exceeded (number of targets: 2, limit: 1)" })
+        #expect(set.dropped["kept"]?.total == 2)
+        #expect(set.dropped["kept"]?.kept.count == 1)
     }
 }
