@@ -146,6 +146,13 @@ struct PrometheusReceiver {
     let dataDir: String
     let configPath: String
 
+    /// Points at an already running Prometheus.
+    init(port: Int, dataDir: String, configPath: String) {
+        self.port = port
+        self.dataDir = dataDir
+        self.configPath = configPath
+    }
+
     init(port: Int, dir: String) throws {
         self.port = port
         dataDir = dir + "/prometheus-data"
