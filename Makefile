@@ -36,8 +36,9 @@ test-e2e: deps
 	$(SWIFT) build --build-tests
 	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --filter EndToEndTests
 
-bench:
-	@echo "no benchmarks yet: the end-to-end benchmark against vmagent and the Prometheus agent is its own issue"
+# Micro-benchmarks (relabel engine, scrape path), in release mode, in their own package.
+bench: deps
+	cd Benchmarks && $(SWIFT) run -c release outpost-bench
 
 format:
 	$(SWIFT) format --in-place --recursive --configuration .swift-format Sources Tests Package.swift

@@ -10,7 +10,9 @@ let package = Package(
     name: "outpost",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "outpost", targets: ["outpost"])
+        .executable(name: "outpost", targets: ["outpost"]),
+        // For the benchmark package under Benchmarks/ (kept separate so `make test` never builds it).
+        .library(name: "OutpostCore", targets: ["OutpostModel", "Exposition", "Relabel", "Scrape", "WAL", "RemoteWrite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -101,23 +101,20 @@ public struct ScrapeTarget: Sendable {
         }
         if b.get("instance") == nil { b.set("instance", address) }
 
-        // The URL: scheme, address, path, then the job's params with __param_ labels taking precedence.
-        var query: [String] = []
-        var seen: Set<String> = []
-        for p in job.params {
-            seen.insert(p.name)
-            if let override = b.get("__param_" + p.name) {
-                query.append(percentEncode(p.name) + "=" + percentEncode(override))
-                query += p.values.dropFirst().map { percentEncode(p.name) + "=" + percentEncode($0) }
-            } else {
-                query += p.values.map { percentEncode(p.name) + "=" + percentEncode($0) }
-            }
-        }
-        for name in b.allNames.sorted() where name.hasPrefix("__param_") {
+        // The URL: scheme, address, path, then the job's params, where a `__param_<name>` label replaces
+        // the first value of <name> (or adds it); keys sorted, as Go's url.Values.Encode writes them.
+        var params: [String: [String]] = [:]
+        for p in job.params { params[p.name, default: []] += p.values }
+        for name in b.allNames where name.hasPrefix("__param_") {
             let param = String(name.dropFirst("__param_".count))
-            if !seen.contains(param), let v = b.get(name) {
-                query.append(percentEncode(param) + "=" + percentEncode(v))
-            }
+            guard let v = b.get(name) else { continue }
+            var values = params[param] ?? []
+            if values.isEmpty { values = [v] } else { values[0] = v }
+            params[param] = values
+        }
+        var query: [String] = []
+        for key in params.keys.sorted() {
+            for v in params[key] ?? [] { query.append(queryEscape(key) + "=" + queryEscape(v)) }
         }
         let scheme = b.get("__scheme__") ?? job.scheme
         let path = b.get("__metrics_path__") ?? job.metricsPath
@@ -147,19 +144,20 @@ public struct ScrapeTarget: Sendable {
     }
 }
 
-func percentEncode(_ s: String) -> String {
-    var out = ""
+/// Go's `url.QueryEscape`: unreserved bytes stay, space becomes `+`, everything else `%XX`.
+func queryEscape(_ s: String) -> String {
+    let hex = Array("0123456789ABCDEF".utf8)
+    var out: [UInt8] = []
     for b in s.utf8 {
         let unreserved = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
             || b == 45 || b == 46 || b == 95 || b == 126
         if unreserved {
-            out.append(Character(Unicode.Scalar(b)))
+            out.append(b)
+        } else if b == 32 {
+            out.append(43)
         } else {
-            let hex = Array("0123456789ABCDEF".utf8)
-            out.append("%")
-            out.append(Character(Unicode.Scalar(hex[Int(b >> 4)])))
-            out.append(Character(Unicode.Scalar(hex[Int(b & 15)])))
+            out += [37, hex[Int(b >> 4)], hex[Int(b & 15)]]
         }
     }
-    return out
+    return String(decoding: out, as: UTF8.self)
 }

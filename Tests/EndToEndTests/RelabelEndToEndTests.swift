@@ -59,6 +59,23 @@ import Glibc
             sample_limit: 3
             static_configs:
               - targets: ["\(target)"]
+          - job_name: labellimit
+            label_limit: 4
+            static_configs:
+              - targets: ["\(target)"]
+          - job_name: namelimit
+            label_name_length_limit: 7
+            static_configs:
+              - targets: ["\(target)"]
+          - job_name: valuelimit
+            label_value_length_limit: 8
+            honor_labels: true
+            static_configs:
+              - targets: ["\(target)"]
+          - job_name: targetlimit
+            target_limit: 1
+            static_configs:
+              - targets: ["\(target)", "localhost:\(target.split(separator: ":").last ?? "")"]
         """
     }
 
@@ -152,10 +169,24 @@ import Glibc
             let oracleShard = oracleDB.query("up{job=\"nohonor\"}")?.first?.labels["shard"]
             #expect(oracleShard != nil)
             #expect(receiver.query("up{job=\"nohonor\"}")?.first?.labels["shard"] == oracleShard)
-            // sample_limit: no app series from the limited job.
-            #expect(receiver.query("app_requests_total{job=\"limited\"}")?.isEmpty == true)
+            // Every limit fails the scrape on both sides: up is 0 and no app series arrive.
+            for job in ["limited", "labellimit", "namelimit", "valuelimit", "targetlimit"] {
+                let oracleUp = try await Harness.eventually("\(job) up on the oracle") {
+                    oracleDB.query("up{job=\"\(job)\"}").flatMap { $0.isEmpty ? nil : $0.map(\.value) }
+                }
+                let outpostUp = try await Harness.eventually("\(job) up from outpost") {
+                    receiver.query("up{job=\"\(job)\"}").flatMap { $0.isEmpty ? nil : $0.map(\.value) }
+                }
+                #expect(oracleUp.allSatisfy { $0 == 0 }, "\(job)")
+                #expect(outpostUp == oracleUp, "\(job)")
+                #expect(receiver.query("app_requests_total{job=\"\(job)\"}")?.isEmpty == true, "\(job)")
+            }
             let targets = Harness.get(port: outpostPort, path: "/api/v1/targets")?.body ?? ""
             #expect(targets.contains("sample limit exceeded"))
+            #expect(targets.contains("label_limit exceeded"))
+            #expect(targets.contains("label_name_length_limit exceeded"))
+            #expect(targets.contains("label_value_length_limit exceeded"))
+            #expect(targets.contains("target_limit exceeded (number of targets: 2, limit: 1)"))
         } catch {
             Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
             throw error

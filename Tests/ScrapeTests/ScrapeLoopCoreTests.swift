@@ -186,6 +186,19 @@ extension ScrapeLoopCore {
         #expect(t.discoveredLabels.contains { $0.name == "__param_module" && $0.value == "http_2xx" })
     }
 
+    @Test func paramLabelsReplaceTheFirstValueAndKeysAreSortedLikeGo() throws {
+        var job = ScrapeConfig()
+        job.jobName = "p"
+        job.params = [(name: "z", values: ["1", "2"]), (name: "module", values: ["a b"])]
+        job.relabelConfigs = [
+            try RelabelRule(targetLabel: "__param_z", replacement: "9"),
+            try RelabelRule(targetLabel: "__param_extra", replacement: "x&y"),
+        ]
+        let group = TargetGroup(source: "0", targets: [[("__address__", "h:1")]], labels: [])
+        let t = try #require(ScrapeTarget.make(job: job, group: group, target: group.targets[0]).target)
+        #expect(t.url == "http://h:1/metrics?extra=x%26y&module=a+b&z=9&z=2")
+    }
+
     @Test func offsetIsWithinTheIntervalAndStable() throws {
         let t = makeTarget()
         let a = t.offset(nowNanoseconds: 1_000_000_000_000, seed: 7)

@@ -1,0 +1,18 @@
+// swift-tools-version:6.2
+// Benchmarks live in their own package so `make test` never builds them. Run with `make bench`.
+import PackageDescription
+
+let package = Package(
+    name: "outpost-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "outpost", path: "..")
+    ],
+    targets: [
+        .executableTarget(
+            name: "outpost-bench",
+            dependencies: [.product(name: "OutpostCore", package: "outpost")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        )
+    ]
+)
