@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -83,6 +84,7 @@ enum Harness {
             if let v = try body() { return v }
             try await Task.sleep(for: every)
         }
+        Issue.record("timed out after \(timeout) waiting for: \(what)")
         throw HarnessError("timed out after \(timeout) waiting for: \(what)")
     }
 

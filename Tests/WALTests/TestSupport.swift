@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OutpostModel
 import Telemetry
+import Testing
 import WAL
 
 /// A fresh directory under the system temporary directory, removed by `cleanup()`.
@@ -26,7 +27,7 @@ func readAll(_ wal: WriteAheadLog, from start: WALPosition) throws -> (series: [
     defer { reader.close() }
     var series: [SeriesRef: Labels] = [:]
     var samples: [Sample] = []
-    while try reader.next(head: wal.head, { record in
+    while try reader.next(head: wal.head, corrupt: { Issue.record("unexpected WAL corruption: \($0)") }, { record in
         switch record.type {
         case .series: _ = WALCodec.decodeSeries(record.payload) { series[$0] = $1 }
         case .samples: _ = WALCodec.decodeSamples(record.payload, into: &samples)
