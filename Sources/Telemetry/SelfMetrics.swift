@@ -30,6 +30,12 @@ public enum MetricName {
     public static let walBytesWritten = "outpost_wal_bytes_written_total"
     public static let walSegmentCurrent = "outpost_wal_segment_current"
     public static let walAppendFailures = "outpost_wal_append_failures_total"
+    /// Samples of scrapes whose append failed (a full disk, say): the only samples lost before the WAL.
+    public static let walAppendFailedSamples = "outpost_wal_append_failed_samples_total"
+    /// Labelled {reason="disk_budget", remote_name}: samples an endpoint will never send.
+    public static let walSamplesDropped = "outpost_wal_samples_dropped_total"
+    public static let walCorruptions = "outpost_wal_corruptions_total"
+    public static let walDiskBytes = "outpost_wal_disk_bytes"
     public static let walSyncs = "outpost_wal_fsyncs_total"
 
     // Process and configuration.

@@ -64,6 +64,8 @@ public struct WALStatus: Sendable {
     public var bytesOnDisk: Int64 = 0
     public var series: Int = 0
     public var headSegment: Int = 0
+    /// The disk budget, 0 for none.
+    public var maxDiskBytes: Int64 = 0
     public var lastError: String = ""
     public init() {}
 }

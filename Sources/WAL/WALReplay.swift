@@ -7,14 +7,23 @@ import Glibc
 import Darwin
 #endif
 
-/// Opening the WAL: find the segments, heal the tail a crash may have torn, rebuild the series table.
+/// Opening the WAL: find the segments, heal what a crash or a bad disk left, rebuild the series table.
+///
+/// - A torn record at the end of the newest segment (an interrupted write: the normal result of a
+///   crash) is cut off quietly.
+/// - A record whose checksum fails, or a torn record anywhere else, is corruption: the segment is cut
+///   at the last good record, the loss is logged with its position and size, and counted.
+/// Outpost always starts on what is left; it never refuses its own data directory, except for a
+/// segment written by a newer format version.
 enum WALReplay {
     struct Result {
         var segments: [Int] = []
+        var sizes: [Int: Int64] = [:]
         var nextSegment = 1
         var series: [Labels: SeriesRef] = [:]
         var maxRef: UInt64 = 0
         var records = 0
+        var corruptions = 0
     }
 
     static func segmentNumbers(in directory: String) -> [Int] {
@@ -26,7 +35,6 @@ enum WALReplay {
     static func run(directory: String, logger: Logger) throws(WALError) -> Result {
         var result = Result()
         var segments = segmentNumbers(in: directory)
-        // Files that are not segments (say, a leftover temporary file) are left alone but reported.
         for name in FileIO.list(directory) where !(name.count == 8 && name.allSatisfy(\.isNumber)) {
             logger.warning("ignoring unexpected file in WAL directory", metadata: ["file": "\(directory)/\(name)"])
         }
@@ -42,10 +50,11 @@ enum WALReplay {
             result.nextSegment = last + 1
         }
         var buffer: [UInt8] = []
+        var kept: [Int] = []
         for (i, seg) in segments.enumerated() {
             let path = directory + "/" + WALFormat.segmentName(seg)
             let isLast = i == segments.count - 1
-            let fd = try FileIO.open(path, flags: isLast ? O_RDWR : O_RDONLY)
+            let fd = try FileIO.open(path, flags: O_RDWR)
             defer { close(fd) }
             let size = FileIO.size(path) ?? 0
             try FileIO.read(fd, offset: 0, count: Int(size), into: &buffer, path: path)
@@ -55,82 +64,51 @@ enum WALReplay {
                 throw WALError(
                     "\(path) has WAL format version \(buffer[5]); this Outpost reads version \(WALFormat.segmentHeader[5])")
             }
-            var validEnd: Int64 = 0
-            var problem = ""
-            buffer.withUnsafeBytes { raw in
-                guard raw.count >= WALFormat.segmentHeader.count,
-                    raw.prefix(WALFormat.segmentHeader.count).elementsEqual(WALFormat.segmentHeader)
-                else {
-                    problem = raw.isEmpty ? "empty segment" : "bad segment header"
-                    return
-                }
-                var off = WALFormat.segmentHeader.count
-                validEnd = Int64(off)
-                while off < raw.count {
-                    guard raw.count - off >= WALFormat.recordHeaderSize else {
-                        problem = "torn record header"
-                        return
-                    }
-                    let type = raw[off]
-                    let len = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: off + 1, as: UInt32.self)))
-                    let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: off + 5, as: UInt32.self))
-                    let start = off + WALFormat.recordHeaderSize
-                    guard len <= WALFormat.maxRecordSize, raw.count - start >= len else {
-                        problem = "torn record"
-                        return
-                    }
-                    let payload = UnsafeRawBufferPointer(rebasing: raw[start..<(start + len)])
-                    guard WALFormat.verify(type: type, payload: payload, crc: crc) else {
-                        problem = "checksum mismatch"
-                        return
-                    }
+            let scan = buffer.withUnsafeBytes { raw in
+                WALScan.records(raw) { type, payload in
                     if type == WALRecordType.series.rawValue {
-                        let ok = WALCodec.decodeSeries(payload) { ref, labels in
+                        return WALCodec.decodeSeries(payload) { ref, labels in
                             result.series[labels] = ref
                             result.maxRef = max(result.maxRef, ref.rawValue)
                         }
-                        if !ok {
-                            problem = "malformed series record"
-                            return
-                        }
                     }
-                    result.records += 1
-                    off = start + len
-                    validEnd = Int64(off)
+                    return true
                 }
             }
-            if !problem.isEmpty {
-                if isLast {
-                    // The tail of the newest segment is where a crash tears writes: cut it off.
-                    logger.warning(
-                        "WAL repaired: cut torn tail of newest segment",
-                        metadata: ["segment": "\(seg)", "reason": "\(problem)", "kept_bytes": "\(validEnd)",
-                                   "removed_bytes": "\(size - validEnd)"])
-                    if validEnd == 0 {
-                        unlink(path)
-                        return finish(result, segments: Array(segments.dropLast()), next: seg)
-                    }
-                    guard ftruncate(fd, off_t(validEnd)) == 0 else {
-                        throw WALError("truncate \(path)", errno: errno)
-                    }
-                    _ = fsync(fd)
-                } else {
-                    logger.error(
-                        "WAL segment corrupt; records after the damage are unreadable",
-                        metadata: ["segment": "\(seg)", "reason": "\(problem)", "offset": "\(validEnd)"])
-                }
+            result.records += scan.records
+            var validEnd = scan.validEnd
+            switch scan.problem {
+            case .none:
+                break
+            case .torn where isLast:
+                logger.info(
+                    "WAL: cut the incomplete last record of the newest segment (an interrupted write)",
+                    metadata: ["segment": "\(seg)", "offset": "\(validEnd)", "bytes": "\(size - validEnd)"])
+            case .empty where isLast:
+                validEnd = 0
+            default:
+                result.corruptions += 1
+                logger.error(
+                    "WAL corruption: segment cut at the last good record",
+                    metadata: ["segment": "\(seg)", "offset": "\(validEnd)", "bytes_lost": "\(size - validEnd)",
+                               "reason": "\(scan.problem)"])
             }
-            if segments.count > 1 && i % 16 == 15 {
+            if validEnd < size {
+                if validEnd == 0 && isLast {
+                    unlink(path)
+                    result.nextSegment = seg
+                    continue
+                }
+                guard ftruncate(fd, off_t(validEnd)) == 0 else { throw WALError("truncate \(path)", errno: errno) }
+                _ = fsync(fd)
+            }
+            kept.append(seg)
+            result.sizes[seg] = validEnd
+            if segments.count > 16 && i % 16 == 15 {
                 logger.info("WAL replay progress", metadata: ["segment": "\(i + 1)/\(segments.count)"])
             }
         }
-        return finish(result, segments: segments, next: result.nextSegment)
-    }
-
-    private static func finish(_ r: Result, segments: [Int], next: Int) -> Result {
-        var r = r
-        r.segments = segments
-        r.nextSegment = next
-        return r
+        result.segments = kept
+        return result
     }
 }

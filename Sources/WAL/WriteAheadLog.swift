@@ -12,9 +12,10 @@ import Darwin
 /// The append side of the WAL and its series table: the only hand-off between scraping and sending.
 ///
 /// Scrape loops resolve label sets to ``SeriesRef``s (``seriesRef(for:)``) and append whole scrapes
-/// (``append(_:)``); a new series is written as a series record before the first samples record that
-/// uses it. Each segment starts with a series record holding every known series, so any one segment
-/// can be read without the ones before it. See docs/wal.md for the format.
+/// (``append(_:)``). Within every segment, a series is declared by a series record before its first
+/// samples record there, so any one segment can be read without the ones before it, and a series
+/// that stopped being scraped simply stops being written: old segments take it with them when they
+/// are deleted. See docs/wal.md for the format.
 ///
 /// Appends are serialised by a mutex and are one `write(2)` per scrape; ``sync()`` makes them durable
 /// (group commit, called every `--storage.agent.wal-sync-interval`).
@@ -24,6 +25,9 @@ public final class WriteAheadLog: Sendable {
         public var directory: String
         /// A segment is closed and a new one started once it reaches this size.
         public var segmentSize: Int64 = 128 << 20
+        /// Disk budget for the segments; 0 means none. When closed segments push the WAL over it, the
+        /// oldest are deleted even if an endpoint has not sent them, and the loss is counted.
+        public var maxDiskBytes: Int64 = 0
         public init(directory: String) { self.directory = directory }
     }
 
@@ -32,16 +36,24 @@ public final class WriteAheadLog: Sendable {
         var segment: Int = 0
         var offset: Int64 = 0
         var firstSegment: Int = 0
+        /// Sizes of the closed segments still on disk.
+        var segmentSizes: [Int: Int64] = [:]
         var series: [Labels: SeriesRef] = [:]
-        var nextRef: UInt64 = 1
-        var pendingSeries: [(SeriesRef, Labels)] = []
+        /// Labels by ref (index 0 unused); refs are dense.
+        var labelsByRef: [Labels] = [.empty]
+        /// The segment each series was last declared in (0: not in this process' segments yet).
+        var declaredIn: [Int32] = [0]
         var buffer: [UInt8] = []
         var payload: [UInt8] = []
+        var declaredNow: [(ref: Int, previous: Int32)] = []
         var dirty = false
         var closed = false
         var highestTimestamp: Int64 = 0
         /// Acknowledged, persisted read positions of the registered readers, by reader name.
-        var readers: [String: WALPosition] = [:]
+        var readers: [String: WALCursor] = [:]
+        /// Positions the disk budget moved readers to, until they pick them up.
+        var forced: [String: WALCursor] = [:]
+        var budgetDrops: [String: CounterMetric] = [:]
     }
 
     public let options: Options
@@ -52,22 +64,27 @@ public final class WriteAheadLog: Sendable {
     private let state: Mutex<State>
     private let logger: Logger
     private let status: StatusBoard?
+    private let registry: MetricsRegistry
     private let samplesAppended: CounterMetric
     private let seriesCreated: CounterMetric
     private let bytesWritten: CounterMetric
     private let segmentGauge: GaugeMetric
     private let appendFailures: CounterMetric
+    private let appendFailedSamples: CounterMetric
+    private let corruptions: CounterMetric
     private let syncs: CounterMetric
     private let highestTimestampGauge: GaugeMetric
+    private let diskBytes: GaugeMetric
 
-    /// Opens (creating, repairing and replaying as needed) the WAL under `options.directory`, then
-    /// starts a new segment. Progress and repairs are logged.
+    /// Opens (creating, repairing and replaying as needed) the WAL under `options.directory`. The
+    /// next append starts a new segment. Progress and repairs are logged.
     public init(
         options: Options, registry: MetricsRegistry, status: StatusBoard? = nil, logger: Logger
     ) throws(WALError) {
         self.options = options
         self.logger = logger
         self.status = status
+        self.registry = registry
         self.segmentDirectory = options.directory + "/wal"
         self.cursorDirectory = options.directory + "/cursors"
         samplesAppended = registry.makeCounter(name: MetricName.walSamplesAppended)
@@ -75,67 +92,101 @@ public final class WriteAheadLog: Sendable {
         bytesWritten = registry.makeCounter(name: MetricName.walBytesWritten)
         segmentGauge = registry.makeGauge(name: MetricName.walSegmentCurrent)
         appendFailures = registry.makeCounter(name: MetricName.walAppendFailures)
+        appendFailedSamples = registry.makeCounter(name: MetricName.walAppendFailedSamples)
+        corruptions = registry.makeCounter(name: MetricName.walCorruptions)
         syncs = registry.makeCounter(name: MetricName.walSyncs)
         highestTimestampGauge = registry.makeGauge(name: MetricName.remoteHighestTimestamp)
+        diskBytes = registry.makeGauge(name: MetricName.walDiskBytes)
 
         try FileIO.makeDirectory(segmentDirectory)
         try FileIO.makeDirectory(cursorDirectory)
-        var s = State()
+        let clock = ContinuousClock()
+        let started = clock.now
         let replay = try WALReplay.run(directory: segmentDirectory, logger: logger)
+        if replay.corruptions > 0 { corruptions.increment(by: Int64(replay.corruptions)) }
+        var s = State()
         s.series = replay.series
-        s.nextRef = replay.maxRef + 1
+        s.labelsByRef = [Labels](repeating: .empty, count: Int(replay.maxRef) + 1)
+        for (labels, ref) in replay.series { s.labelsByRef[Int(ref.rawValue)] = labels }
+        s.declaredIn = [Int32](repeating: 0, count: s.labelsByRef.count)
         s.firstSegment = replay.segments.first ?? replay.nextSegment
-        s.segment = replay.nextSegment - 1
+        s.segment = replay.nextSegment
+        s.segmentSizes = replay.sizes
         for name in CursorStore.names(directory: cursorDirectory) {
-            if let cursor = CursorStore.load(directory: cursorDirectory, name: name) {
-                s.readers[name] = cursor.position
-            }
+            if let cursor = CursorStore.load(directory: cursorDirectory, name: name) { s.readers[name] = cursor }
         }
         self.state = Mutex(s)
-        try state.withLock { (s) throws(WALError) in try self.cut(&s) }
+        segmentGauge.set(Double(replay.nextSegment))
         logger.info(
             "WAL replay finished",
             metadata: ["series": "\(replay.series.count)", "segments": "\(replay.segments.count)",
-                       "records": "\(replay.records)", "head_segment": "\(replay.nextSegment)"])
+                       "records": "\(replay.records)", "next_segment": "\(replay.nextSegment)",
+                       "duration": "\(clock.now - started)"])
+        state.withLock { s in enforceBudget(&s) }
         publishStatus()
     }
 
     // MARK: - Append side
 
-    /// The reference of `labels`, created (and queued for the next append as a series record) on
-    /// first sight. Called on scrape-cache misses only.
+    /// The reference of `labels`, created on first sight. Called on scrape-cache misses only.
     public func seriesRef(for labels: Labels) -> SeriesRef {
         state.withLock { s in
             if let ref = s.series[labels] { return ref }
-            let ref = SeriesRef(s.nextRef)
-            s.nextRef += 1
+            let ref = SeriesRef(UInt64(s.labelsByRef.count))
             s.series[labels] = ref
-            s.pendingSeries.append((ref, labels))
+            s.labelsByRef.append(labels)
+            s.declaredIn.append(0)
+            seriesCreated.increment()
             return ref
         }
     }
 
-    /// Appends one scrape's samples (and any series created since the last append) with one write.
-    /// On failure nothing of this call stays in the file, and the series stay queued.
+    /// Appends one scrape's samples, preceded by a series record for every series not yet declared
+    /// in the head segment, with one write. On failure nothing of this call stays in the file.
     public func append(_ samples: UnsafeBufferPointer<Sample>) throws(WALError) {
+        guard !samples.isEmpty else { return }
         try state.withLock { (s) throws(WALError) in
             guard !s.closed else { throw WALError("WAL is closed") }
-            if s.offset >= options.segmentSize { try cut(&s) }
+            if s.offset >= options.segmentSize { closeSegment(&s) }
+            if s.fd < 0 {
+                let path = segmentDirectory + "/" + WALFormat.segmentName(s.segment)
+                do throws(WALError) {
+                    s.fd = try FileIO.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+                } catch {
+                    recordFailure(error, samples: samples.count)
+                    throw error
+                }
+                FileIO.fsyncDirectory(segmentDirectory)
+                segmentGauge.set(Double(s.segment))
+            }
             s.buffer.removeAll(keepingCapacity: true)
-            if !s.pendingSeries.isEmpty {
-                s.payload.removeAll(keepingCapacity: true)
-                for (ref, labels) in s.pendingSeries { WALCodec.appendSeries(&s.payload, ref: ref, labels: labels) }
+            if s.offset == 0 { s.buffer += WALFormat.segmentHeader }
+            s.payload.removeAll(keepingCapacity: true)
+            s.declaredNow.removeAll(keepingCapacity: true)
+            let segment = Int32(truncatingIfNeeded: s.segment)
+            let known = s.declaredIn.count
+            for sample in samples {
+                let ref = Int(truncatingIfNeeded: sample.ref.rawValue)
+                guard ref > 0 && ref < known else { continue }
+                if s.declaredIn[ref] != segment {
+                    s.declaredNow.append((ref, s.declaredIn[ref]))
+                    s.declaredIn[ref] = segment
+                    WALCodec.appendSeries(&s.payload, ref: sample.ref, labels: s.labelsByRef[ref])
+                }
+            }
+            if !s.payload.isEmpty {
                 s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .series, payload: $0) }
             }
-            if !samples.isEmpty {
-                s.payload.removeAll(keepingCapacity: true)
-                WALCodec.appendSamples(&s.payload, samples)
-                s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .samples, payload: $0) }
+            s.payload.removeAll(keepingCapacity: true)
+            WALCodec.appendSamples(&s.payload, samples)
+            s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .samples, payload: $0) }
+            do throws(WALError) {
+                try write(&s)
+            } catch {
+                for (ref, previous) in s.declaredNow { s.declaredIn[ref] = previous }
+                recordFailure(error, samples: samples.count)
+                throw error
             }
-            guard !s.buffer.isEmpty else { return }
-            try write(&s)
-            seriesCreated.increment(by: Int64(s.pendingSeries.count))
-            s.pendingSeries.removeAll(keepingCapacity: true)
             samplesAppended.increment(by: Int64(samples.count))
             var highest = s.highestTimestamp
             for sample in samples where sample.timestamp > highest { highest = sample.timestamp }
@@ -151,65 +202,101 @@ public final class WriteAheadLog: Sendable {
         try samples.withUnsafeBufferPointer { (p) throws(WALError) in try append(p) }
     }
 
-    /// Writes `s.buffer` at the end of the head segment; on error cuts the file back so no partial
-    /// record remains.
+    private func recordFailure(_ error: WALError, samples: Int) {
+        appendFailures.increment()
+        appendFailedSamples.increment(by: Int64(samples))
+        status?.updateWAL { $0.lastError = error.description }
+    }
+
+    /// Writes `s.buffer` at the end of the head segment. On error nothing stays: the file is cut
+    /// back, or, when it was still empty, closed and removed so the next append starts it afresh.
     private func write(_ s: inout State) throws(WALError) {
         let path = segmentDirectory + "/" + WALFormat.segmentName(s.segment)
-        let fd = s.fd
         do {
-            try FileIO.writeAll(fd, s.buffer, path: path)
+            try FileIO.writeAll(s.fd, s.buffer, path: path)
         } catch {
-            _ = ftruncate(fd, off_t(s.offset))
-            _ = lseek(fd, off_t(s.offset), SEEK_SET)
-            appendFailures.increment()
-            status?.updateWAL { $0.lastError = error.description }
+            if s.offset == 0 {
+                Glibc.close(s.fd)
+                s.fd = -1
+                unlink(path)
+            } else {
+                _ = ftruncate(s.fd, off_t(s.offset))
+                _ = lseek(s.fd, off_t(s.offset), SEEK_SET)
+            }
             throw error
         }
+        if s.offset == 0 { status?.updateWAL { $0.lastError = "" } }
         s.offset += Int64(s.buffer.count)
         s.dirty = true
         bytesWritten.increment(by: Int64(s.buffer.count))
     }
 
-    /// Closes the head segment and starts the next, beginning with every known series.
-    private func cut(_ s: inout State) throws(WALError) {
+    /// Closes the head segment (fsync) and moves to the next number; the file is created by the next
+    /// append. Then applies retention and the disk budget.
+    private func closeSegment(_ s: inout State) {
         if s.fd >= 0 {
             if fsync(s.fd) == 0 { syncs.increment() }
             Glibc.close(s.fd)
             s.fd = -1
         }
-        let next = s.segment + 1
-        let path = segmentDirectory + "/" + WALFormat.segmentName(next)
-        let fd = try FileIO.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
-        s.fd = fd
-        s.segment = next
+        s.segmentSizes[s.segment] = s.offset
+        s.segment += 1
         s.offset = 0
-        FileIO.fsyncDirectory(segmentDirectory)
-        s.buffer = WALFormat.segmentHeader
-        let all = s.series.sorted { $0.value < $1.value }
-        let queued = Set(s.pendingSeries.map { $0.0 })
-        s.payload.removeAll(keepingCapacity: true)
-        for (labels, ref) in all where !queued.contains(ref) {
-            WALCodec.appendSeries(&s.payload, ref: ref, labels: labels)
-        }
-        if !s.payload.isEmpty {
-            s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .series, payload: $0) }
-        }
-        try write(&s)
-        segmentGauge.set(Double(next))
+        s.dirty = false
         truncate(&s)
-        logger.debug("WAL segment started", metadata: ["segment": "\(next)"])
+        enforceBudget(&s)
+        logger.debug("WAL segment closed", metadata: ["next": "\(s.segment)"])
     }
 
     /// Deletes segments every registered reader has finished; with no readers, every closed segment.
     private func truncate(_ s: inout State) {
-        let keepFrom = min(s.readers.values.map(\.segment).min() ?? s.segment, s.segment)
+        let keepFrom = min(s.readers.values.map(\.position.segment).min() ?? s.segment, s.segment)
         guard keepFrom > s.firstSegment else { return }
-        for seg in s.firstSegment..<keepFrom {
-            unlink(segmentDirectory + "/" + WALFormat.segmentName(seg))
+        for seg in s.firstSegment..<keepFrom { deleteSegment(seg, &s) }
+        FileIO.fsyncDirectory(segmentDirectory)
+        s.firstSegment = keepFrom
+    }
+
+    private func deleteSegment(_ seg: Int, _ s: inout State) {
+        unlink(segmentDirectory + "/" + WALFormat.segmentName(seg))
+        s.segmentSizes.removeValue(forKey: seg)
+    }
+
+    /// Over the disk budget: delete the oldest closed segments even though some reader still needs
+    /// them, move those readers past them (persisted, and handed to them through
+    /// ``takeForcedCursor(_:)``), and count per reader the samples it will never send.
+    private func enforceBudget(_ s: inout State) {
+        guard options.maxDiskBytes > 0 else { return }
+        var total = s.segmentSizes.values.reduce(0, +) + s.offset
+        while total > options.maxDiskBytes && s.firstSegment < s.segment {
+            let seg = s.firstSegment
+            let path = segmentDirectory + "/" + WALFormat.segmentName(seg)
+            let next = WALCursor(position: WALPosition(segment: seg + 1, offset: 0), skip: 0)
+            var losses: [String: Int] = [:]
+            for (name, cursor) in s.readers where cursor.position.segment <= seg {
+                let lost = WALScan.countSamples(path: path, from: cursor.position.segment == seg ? cursor : nil)
+                losses[name] = lost
+                s.readers[name] = next
+                s.forced[name] = next
+                do {
+                    try CursorStore.save(directory: cursorDirectory, name: name, cursor: next)
+                } catch {
+                    logger.error("persisting WAL cursor failed", metadata: ["reader": "\(name)", "error": "\(error)"])
+                }
+                let counter = s.budgetDrops[name] ?? registry.makeCounter(
+                    name: MetricName.walSamplesDropped, labels: [("reason", "disk_budget"), ("remote_name", name)])
+                s.budgetDrops[name] = counter
+                counter.increment(by: Int64(lost))
+            }
+            total -= s.segmentSizes[seg] ?? 0
+            deleteSegment(seg, &s)
+            s.firstSegment = seg + 1
+            logger.warning(
+                "WAL over its disk budget: oldest segment deleted before every endpoint sent it",
+                metadata: ["segment": "\(seg)", "budget_bytes": "\(options.maxDiskBytes)",
+                           "samples_lost": "\(losses.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","))"])
         }
         FileIO.fsyncDirectory(segmentDirectory)
-        logger.debug("WAL segments removed", metadata: ["from": "\(s.firstSegment)", "to": "\(keepFrom - 1)"])
-        s.firstSegment = keepFrom
     }
 
     /// Makes every append so far durable (one fsync). Called on a timer and at shutdown.
@@ -253,7 +340,7 @@ public final class WriteAheadLog: Sendable {
     // MARK: - Readers
 
     /// Registers a reader and returns where it starts: its persisted cursor, clamped to what is on
-    /// disk, or the head for a reader never seen before.
+    /// disk, or the head for a reader never seen before (persisted at once).
     public func registerReader(_ name: String) -> WALCursor {
         let stored = CursorStore.load(directory: cursorDirectory, name: name)
         let cursor = state.withLock { s in
@@ -266,7 +353,8 @@ public final class WriteAheadLog: Sendable {
                 }
                 cursor = WALCursor(position: WALPosition(segment: s.firstSegment, offset: 0), skip: 0)
             }
-            s.readers[name] = cursor.position
+            s.readers[name] = cursor
+            s.forced.removeValue(forKey: name)
             return cursor
         }
         if stored == nil {
@@ -281,12 +369,25 @@ public final class WriteAheadLog: Sendable {
         return cursor
     }
 
-    /// Persists an acknowledged read position and lets older segments go.
+    /// Persists an acknowledged read position and lets older segments go. A position in a segment
+    /// already deleted, or behind one the disk budget forced, is ignored: the reader was moved on.
     public func commit(reader name: String, cursor: WALCursor) throws(WALError) {
+        let stale = state.withLock { s in
+            if cursor.position.segment < s.firstSegment { return true }
+            if let forced = s.forced[name], cursor.position < forced.position { return true }
+            return false
+        }
+        if stale { return }
         try CursorStore.save(directory: cursorDirectory, name: name, cursor: cursor)
         state.withLock { s in
-            s.readers[name] = cursor.position
+            s.readers[name] = cursor
         }
+    }
+
+    /// The position the disk budget moved `name` to since it last asked, if any: the reader must
+    /// drop what it holds from before it and continue there.
+    public func takeForcedCursor(_ name: String) -> WALCursor? {
+        state.withLock { $0.forced.removeValue(forKey: name) }
     }
 
     /// Deletes persisted cursors of readers no longer configured, releasing their hold on the WAL.
@@ -300,20 +401,20 @@ public final class WriteAheadLog: Sendable {
         }
     }
 
-    /// Publishes size and series counts to the status board.
+    /// Publishes size and series counts to the status board and `/metrics`.
     public func publishStatus() {
-        guard let status else { return }
-        let (first, head, series) = state.withLock { ($0.firstSegment, $0.segment, $0.series.count) }
-        var bytes: Int64 = 0
-        for seg in first...max(first, head) {
-            bytes += FileIO.size(segmentDirectory + "/" + WALFormat.segmentName(seg)) ?? 0
+        let (first, head, series, bytes) = state.withLock {
+            ($0.firstSegment, $0.segment, $0.series.count, $0.segmentSizes.values.reduce(0, +) + $0.offset)
         }
+        diskBytes.set(Double(bytes))
+        guard let status else { return }
         status.updateWAL { w in
             w.directory = options.directory
             w.segments = head - first + 1
             w.bytesOnDisk = bytes
             w.series = series
             w.headSegment = head
+            w.maxDiskBytes = options.maxDiskBytes
         }
     }
 }

@@ -171,11 +171,14 @@ import Glibc
             #expect(receiver.query("up{job=\"nohonor\"}")?.first?.labels["shard"] == oracleShard)
             // Every limit fails the scrape on both sides: up is 0 and no app series arrive.
             for job in ["limited", "labellimit", "namelimit", "valuelimit", "targetlimit"] {
-                let oracleUp = try await Harness.eventually("\(job) up on the oracle") {
-                    oracleDB.query("up{job=\"\(job)\"}").flatMap { $0.isEmpty ? nil : $0.map(\.value) }
-                }
-                let outpostUp = try await Harness.eventually("\(job) up from outpost") {
-                    receiver.query("up{job=\"\(job)\"}").flatMap { $0.isEmpty ? nil : $0.map(\.value) }
+                // Targets start at different moments: wait until both sides have reported every target.
+                let (oracleUp, outpostUp) = try await Harness.eventually("\(job) up on both sides") {
+                    () -> ([Double], [Double])? in
+                    guard let o = oracleDB.query("up{job=\"\(job)\"}")?.map(\.value),
+                        let p = receiver.query("up{job=\"\(job)\"}")?.map(\.value),
+                        !o.isEmpty, o.count == p.count, o.count == (job == "targetlimit" ? 2 : 1)
+                    else { return nil }
+                    return (o, p)
                 }
                 #expect(oracleUp.allSatisfy { $0 == 0 }, "\(job)")
                 #expect(outpostUp == oracleUp, "\(job)")

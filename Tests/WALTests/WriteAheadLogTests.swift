@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Telemetry
 import OutpostModel
 import Testing
 import WAL
@@ -36,15 +38,54 @@ import WAL
             wal.close()
         }
         let reopened = try openWAL(dir)
-        #expect(reopened.seriesCount == 2)
+        // Only series that were written (sampled) survive a restart; "other" never was.
+        #expect(reopened.seriesCount == 1)
         #expect(reopened.seriesRef(for: labels) == ref)
         let fresh = reopened.seriesRef(for: Labels([("__name__", "new")]))
         #expect(fresh.rawValue > ref.rawValue)
-        // The new head segment starts with every series, so it is readable on its own.
-        try reopened.append([Sample(ref: fresh, timestamp: 6, value: 6)])
+        // The new head segment declares exactly the series sampled in it, so it is readable alone.
+        try reopened.append([Sample(ref: fresh, timestamp: 6, value: 6), Sample(ref: ref, timestamp: 6, value: 7)])
+        try reopened.append([Sample(ref: ref, timestamp: 7, value: 8)])
         let got = try readAll(reopened, from: WALPosition(segment: reopened.head.segment, offset: 0))
-        #expect(got.series.count == 3)
-        #expect(got.samples == [Sample(ref: fresh, timestamp: 6, value: 6)])
+        #expect(got.series.count == 2)
+        #expect(got.series[ref] == labels)
+        #expect(got.samples.map(\.timestamp) == [6, 6, 7])
+    }
+
+    @Test func everySegmentDeclaresTheSeriesItUses() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let wal = try openWAL(dir, segmentSize: 256)
+        _ = wal.registerReader("holds-every-segment")
+        let a = wal.seriesRef(for: Labels([("__name__", "a")]))
+        let b = wal.seriesRef(for: Labels([("__name__", "b")]))
+        for i in 0..<60 {
+            // b stops being scraped after a while: later segments do not mention it.
+            let batch = i < 10 ? [Sample(ref: a, timestamp: Int64(i), value: 1), Sample(ref: b, timestamp: Int64(i), value: 2)]
+                : [Sample(ref: a, timestamp: Int64(i), value: 1)]
+            try wal.append(batch)
+        }
+        let first = wal.firstSegment
+        #expect(wal.head.segment > first + 3)
+        for seg in first...wal.head.segment {
+            var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: seg, offset: 0))
+            var declared: Set<SeriesRef> = []
+            var used: Set<SeriesRef> = []
+            while try reader.next(head: wal.head, { record in
+                guard record.start.segment == seg else { return }
+                if record.type == .series { _ = WALCodec.decodeSeries(record.payload) { ref, _ in declared.insert(ref) } }
+                if record.type == .samples {
+                    var s: [Sample] = []
+                    _ = WALCodec.decodeSamples(record.payload, into: &s)
+                    for x in s { used.insert(x.ref) }
+                }
+            }) {
+                if reader.position.segment > seg { break }
+            }
+            reader.close()
+            #expect(used.isSubset(of: declared), "segment \(seg)")
+            if seg > first + 2 { #expect(!declared.contains(b), "segment \(seg) still declares a series gone for good") }
+        }
     }
 
     @Test func tornTailIsCutOnOpenAndEarlierRecordsSurvive() throws {
@@ -74,6 +115,37 @@ import WAL
         let got = try readAll(wal, from: WALPosition(segment: wal.head.segment - 1, offset: 0))
         #expect(got.samples.map(\.timestamp) == [1, 2])
         #expect(wal.seriesRef(for: Labels([("__name__", "m")])) == ref)
+    }
+
+    @Test func checksumFailureMidSegmentCutsThereCountsAndStarts() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let path: String
+        do {
+            let wal = try openWAL(dir)
+            _ = wal.registerReader("endpoint")
+            let ref = wal.seriesRef(for: Labels([("__name__", "m")]))
+            for t in 1...5 { try wal.append([Sample(ref: ref, timestamp: Int64(t), value: Double(t))]) }
+            path = wal.segmentDirectory + "/" + WALFormat.segmentName(wal.head.segment)
+            wal.close()
+        }
+        // Damage the third samples record: flip a byte in its value.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let sizeBefore = bytes.count
+        // Header (8), the series record (9 + 13), then five samples records of equal size.
+        let recordSize = (sizeBefore - 8 - 22) / 5
+        bytes[sizeBefore - 2 * recordSize - 1] ^= 0x55
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let registry = MetricsRegistry()
+        var options = WriteAheadLog.Options(directory: dir.path)
+        options.segmentSize = 128 << 20
+        let wal = try WriteAheadLog(options: options, registry: registry, logger: Logger(label: "test"))
+        let metrics = registry.emitToString()
+        #expect(metrics.contains("outpost_wal_corruptions_total 1"))
+        let got = try readAll(wal, from: WALPosition(segment: wal.firstSegment, offset: 0))
+        #expect(got.samples.map(\.timestamp) == [1, 2])
+        let sizeAfter = try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(sizeAfter == sizeBefore - 3 * recordSize)
     }
 
     @Test func corruptedRecordIsDetectedByChecksum() throws {
@@ -110,6 +182,7 @@ import WAL
             try wal.append(batch)
         }
         #expect(wal.head.segment > start.position.segment + 3)
+        #expect(wal.firstSegment == start.position.segment)
         let got = try readAll(wal, from: start.position)
         #expect(got.samples == expected)
         // The reader has not acknowledged anything, so every segment is still there.
