@@ -78,6 +78,8 @@ public struct QueueConfig: Sendable {
     public var batchSendDeadline: Duration = .seconds(5)
     public var minBackoff: Duration = .milliseconds(30)
     public var maxBackoff: Duration = .seconds(5)
+    /// Samples older than this are dropped (and counted) instead of sent; zero: no limit.
+    public var sampleAgeLimit: Duration = .zero
     public init() {}
 }
 

@@ -29,7 +29,9 @@ public final class RemoteEndpoint: Service {
     private let samplesTotal: CounterMetric
     private let failedTotal: CounterMetric
     private let retriedTotal: CounterMetric
-    private let droppedTotal: CounterMetric
+    private let droppedTooOld: CounterMetric
+    private let droppedRelabeled: CounterMetric
+    private let droppedUnknown: CounterMetric
     private let bytesTotal: CounterMetric
     private let pendingGauge: GaugeMetric
     private let highestSent: GaugeMetric
@@ -52,7 +54,11 @@ public final class RemoteEndpoint: Service {
         samplesTotal = registry.makeCounter(name: MetricName.remoteSamplesTotal, labels: labels)
         failedTotal = registry.makeCounter(name: MetricName.remoteSamplesFailed, labels: labels)
         retriedTotal = registry.makeCounter(name: MetricName.remoteSamplesRetried, labels: labels)
-        droppedTotal = registry.makeCounter(name: MetricName.remoteSamplesDropped, labels: labels)
+        droppedTooOld = registry.makeCounter(name: MetricName.remoteSamplesDropped, labels: labels + [("reason", "too_old")])
+        droppedRelabeled = registry.makeCounter(
+            name: MetricName.remoteSamplesDropped, labels: labels + [("reason", "dropped_series")])
+        droppedUnknown = registry.makeCounter(
+            name: MetricName.remoteSamplesDropped, labels: labels + [("reason", "unknown_series")])
         bytesTotal = registry.makeCounter(name: MetricName.remoteBytesTotal, labels: labels)
         pendingGauge = registry.makeGauge(name: MetricName.remoteSamplesPending, labels: labels)
         highestSent = registry.makeGauge(name: MetricName.remoteHighestSent, labels: labels)
@@ -82,8 +88,7 @@ public final class RemoteEndpoint: Service {
         var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: start.position.segment, offset: 0))
         defer { reader.close() }
         var labels = SeriesLabelCache(externalLabels: externalLabels, writeRelabel: config.writeRelabelConfigs)
-        var encoder = WriteRequestEncoder()
-        var compressed: [UInt8] = []
+        var codec = BatchCodec()
         var scratch: [Sample] = []
         var batch: [Sample] = []
         batch.reserveCapacity(config.queueConfig.maxSamplesPerSend)
@@ -96,11 +101,28 @@ public final class RemoteEndpoint: Service {
         var lastPersist = clock.now
         var batchStarted: ContinuousClock.Instant? = nil
         let maxBatch = config.queueConfig.maxSamplesPerSend
+        let ageLimit = config.queueConfig.sampleAgeLimit.milliseconds
         var stats = EndpointStatus(name: config.name, url: redactURL(config.url))
 
         while true {
+            // The disk budget deleted segments this endpoint had not sent: those samples are counted
+            // lost by the WAL, so drop what is held from them and continue where the WAL says.
+            if let forced = wal.takeForcedCursor(config.name) {
+                logger.warning(
+                    "WAL disk budget deleted unsent data; continuing after it", metadata: ["cursor": "\(forced)"])
+                stats.lastError = "disk budget exceeded: unsent samples deleted (see outpost_wal_samples_dropped_total)"
+                batch.removeAll(keepingCapacity: true)
+                batchStarted = nil
+                consumed = forced
+                acknowledged = forced
+                lastPersisted = forced
+                reader.close()
+                reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: forced.position.segment, offset: 0))
+            }
             // Read until the batch is full or the WAL has nothing new.
             var readError: String? = nil
+            let cutoff = ageLimit > 0 ? Timestamp.nowMilliseconds() - ageLimit : Int64.min
+            var tooOld = 0
             while batch.count < maxBatch && !stopping {
                 let head = wal.head
                 var partial: WALPosition? = nil
@@ -121,7 +143,9 @@ public final class RemoteEndpoint: Service {
                             }
                             let from = record.start == consumed.position ? min(consumed.skip, scratch.count) : 0
                             let take = min(scratch.count - from, maxBatch - batch.count)
-                            batch.append(contentsOf: scratch[from..<(from + take)])
+                            for sample in scratch[from..<(from + take)] {
+                                if sample.timestamp < cutoff { tooOld += 1 } else { batch.append(sample) }
+                            }
                             if from + take < scratch.count {
                                 consumed = WALCursor(position: record.start, skip: from + take)
                                 partial = record.start
@@ -144,29 +168,27 @@ public final class RemoteEndpoint: Service {
                 if !got { break }
                 if batchStarted == nil && !batch.isEmpty { batchStarted = clock.now }
             }
+            if tooOld > 0 { droppedTooOld.increment(by: Int64(tooOld)) }
             pendingGauge.set(Double(batch.count))
 
             let deadlinePassed = batchStarted.map { clock.now - $0 >= config.queueConfig.batchSendDeadline } ?? false
             if !batch.isEmpty && (batch.count >= maxBatch || deadlinePassed || stopping) {
-                let (encoded, unknown, relabeled) = encoder.encode(batch, labels: labels)
-                if unknown + relabeled > 0 { droppedTotal.increment(by: Int64(unknown + relabeled)) }
-                if unknown > 0 {
-                    logger.warning("samples of unknown series dropped", metadata: ["samples": "\(unknown)"])
-                }
-                var delivered = true
-                if encoded > 0 {
-                    Snappy.compress(encoder.buffer, into: &compressed)
-                    delivered = await send(compressed, samples: encoded, stats: &stats)
-                }
-                if !delivered { break }  // shutting down mid-retry: the cursor stays before this batch
                 var highest: Int64 = 0
                 for s in batch where s.timestamp > highest { highest = s.timestamp }
-                highestSent.set(Double(highest) / 1000)
-                batch.removeAll(keepingCapacity: true)
-                batchStarted = nil
-                acknowledged = consumed
-                pendingGauge.set(0.0)
-                stats.lagSeconds = max(0, Double(wal.highestTimestamp - highest) / 1000)
+                switch await deliver(&batch, labels: labels, codec: &codec, stats: &stats) {
+                case .done:
+                    highestSent.set(Double(highest) / 1000)
+                    batch.removeAll(keepingCapacity: true)
+                    batchStarted = nil
+                    acknowledged = consumed
+                    pendingGauge.set(0.0)
+                    stats.lagSeconds = max(0, Double(wal.highestTimestamp - highest) / 1000)
+                case .superseded:
+                    continue  // the top of the loop picks up the forced cursor
+                case .abandoned:
+                    break
+                }
+                if stopping && !batch.isEmpty { break }  // shutting down mid-retry: the cursor stays before it
             } else if batch.isEmpty {
                 acknowledged = consumed
             }
@@ -203,9 +225,45 @@ public final class RemoteEndpoint: Service {
         }
     }
 
-    /// Sends one compressed request until it is delivered or dropped. Returns false only when a
-    /// shutdown interrupted the retries (the batch stays in the WAL for the next start).
-    private func send(_ body: [UInt8], samples: Int, stats: inout EndpointStatus) async -> Bool {
+    enum Delivery {
+        /// Delivered, or refused for good (and counted): move on.
+        case done
+        /// The disk budget deleted the data under this batch.
+        case superseded
+        /// Shutdown interrupted the retries: the batch stays in the WAL for the next start.
+        case abandoned
+    }
+
+    /// Reused buffers for encoding and compressing a batch.
+    struct BatchCodec {
+        var encoder = WriteRequestEncoder()
+        var compressed: [UInt8] = []
+    }
+
+    /// Sends one batch until it is delivered or refused for good. Samples whose series write
+    /// relabeling dropped, or whose series is unknown, are removed and counted first; with
+    /// `sample_age_limit`, samples that grow too old while retrying are removed and counted too.
+    private func deliver(
+        _ batch: inout [Sample], labels: SeriesLabelCache, codec: inout BatchCodec, stats: inout EndpointStatus
+    ) async -> Delivery {
+        var relabeled = 0
+        var unknown = 0
+        batch.removeAll { sample in
+            if labels.isDropped(sample.ref) {
+                relabeled += 1
+                return true
+            }
+            if !labels.isKnown(sample.ref) {
+                unknown += 1
+                return true
+            }
+            return false
+        }
+        if relabeled > 0 { droppedRelabeled.increment(by: Int64(relabeled)) }
+        if unknown > 0 {
+            droppedUnknown.increment(by: Int64(unknown))
+            logger.warning("samples of unknown series dropped", metadata: ["samples": "\(unknown)"])
+        }
         let headers: [(String, String)] =
             [
                 ("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"),
@@ -213,13 +271,31 @@ public final class RemoteEndpoint: Service {
             ] + config.headers
         let q = config.queueConfig
         var backoff: Duration = .zero
-        samplesTotal.increment(by: Int64(samples))
+        var encodedCount = -1
+        var counted = false
         while true {
+            if q.sampleAgeLimit > .zero {
+                let cutoff = Timestamp.nowMilliseconds() - q.sampleAgeLimit.milliseconds
+                let before = batch.count
+                batch.removeAll { $0.timestamp < cutoff }
+                if batch.count < before { droppedTooOld.increment(by: Int64(before - batch.count)) }
+            }
+            if batch.isEmpty { return .done }
+            if batch.count != encodedCount {
+                _ = codec.encoder.encode(batch, labels: labels)
+                Snappy.compress(codec.encoder.buffer, into: &codec.compressed)
+                encodedCount = batch.count
+            }
+            if !counted {
+                samplesTotal.increment(by: Int64(batch.count))
+                counted = true
+            }
             var statusCode: Int? = nil
             var retryAfter: Duration? = nil
             var message = ""
             do {
-                let r = try await transport.post(url: config.url, headers: headers, body: body, timeout: config.remoteTimeout)
+                let r = try await transport.post(
+                    url: config.url, headers: headers, body: codec.compressed, timeout: config.remoteTimeout)
                 statusCode = r.status
                 retryAfter = SendDecision.parseRetryAfter(r.header("Retry-After"))
                 if !(200..<300).contains(r.status) {
@@ -233,28 +309,36 @@ public final class RemoteEndpoint: Service {
                 maxBackoff: q.maxBackoff)
             {
             case .delivered:
-                bytesTotal.increment(by: Int64(body.count))
-                stats.samplesSent += Int64(samples)
+                bytesTotal.increment(by: Int64(codec.compressed.count))
+                stats.samplesSent += Int64(batch.count)
                 stats.lastSuccess = Timestamp.nowMilliseconds()
                 stats.lastError = ""
-                return true
+                return .done
             case .drop:
-                failedTotal.increment(by: Int64(samples))
-                stats.samplesFailed += Int64(samples)
+                failedTotal.increment(by: Int64(batch.count))
+                stats.samplesFailed += Int64(batch.count)
                 stats.lastError = message
-                logger.error("non-recoverable error, samples dropped", metadata: ["samples": "\(samples)", "error": "\(message)"])
-                return true
+                logger.error(
+                    "non-recoverable error, samples dropped", metadata: ["samples": "\(batch.count)", "error": "\(message)"])
+                return .done
             case .retry(let next):
-                if stopping { return false }
-                retriedTotal.increment(by: Int64(samples))
-                stats.samplesRetried += Int64(samples)
+                if stopping { return .abandoned }
+                retriedTotal.increment(by: Int64(batch.count))
+                stats.samplesRetried += Int64(batch.count)
                 stats.lastError = message
                 let snapshot = stats
                 status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
                 logger.warning("send failed, retrying", metadata: ["error": "\(message)", "backoff": "\(next)"])
                 backoff = next
-                try? await Task.sleep(for: next)
-                if stopping { return false }
+                // Sleep in short steps so shutdown and the disk budget are noticed promptly.
+                let clock = ContinuousClock()
+                let until = clock.now + next
+                while clock.now < until {
+                    if stopping { return .abandoned }
+                    if wal.hasForcedCursor(config.name) { return .superseded }
+                    try? await Task.sleep(for: min(.milliseconds(200), until - clock.now))
+                }
+                if wal.hasForcedCursor(config.name) { return .superseded }
             }
         }
     }

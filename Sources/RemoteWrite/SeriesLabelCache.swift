@@ -22,6 +22,9 @@ struct SeriesLabelCache {
 
     var count: Int { spans.count }
 
+    /// Whether `ref` has labels to send.
+    func isKnown(_ ref: SeriesRef) -> Bool { spans[ref] != nil }
+
     /// Whether write relabeling dropped `ref`.
     func isDropped(_ ref: SeriesRef) -> Bool { droppedRefs.contains(ref) }
 

@@ -390,6 +390,11 @@ public final class WriteAheadLog: Sendable {
         state.withLock { $0.forced.removeValue(forKey: name) }
     }
 
+    /// Whether the disk budget moved `name` and it has not picked the position up yet.
+    public func hasForcedCursor(_ name: String) -> Bool {
+        state.withLock { $0.forced[name] != nil }
+    }
+
     /// Deletes persisted cursors of readers no longer configured, releasing their hold on the WAL.
     public func releaseReaders(except names: Set<String>) {
         for name in CursorStore.names(directory: cursorDirectory) where !names.contains(name) {

@@ -27,6 +27,7 @@ func buildApplication(options: AgentOptions, config: OutpostConfiguration, logge
 
     var walOptions = WriteAheadLog.Options(directory: options.storagePath)
     walOptions.segmentSize = parseBytes(options.walSegmentSize) ?? walOptions.segmentSize
+    walOptions.maxDiskBytes = options.maxDiskBytes == "0" ? 0 : parseBytes(options.maxDiskBytes) ?? 0
     logger.info("opening WAL", metadata: ["path": "\(options.storagePath)"])
     let wal = try WriteAheadLog(options: walOptions, registry: registry, status: status, logger: logger)
     wal.releaseReaders(except: Set(config.remoteWrite.map(\.name)))

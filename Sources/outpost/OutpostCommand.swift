@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import OutpostConfig
+import WAL
 import Telemetry
 
 /// `outpost`: with no subcommand, runs the agent (as `prometheus --agent` does).
@@ -9,8 +10,16 @@ struct OutpostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outpost",
         abstract: "Prometheus agent-mode forwarder: scrape, write to a WAL, remote-write outward.",
+        discussion: "`outpost --config.file=FILE ...` runs the agent; `outpost agent --help` lists its flags.",
         version: BuildInfo.version,
-        subcommands: [CheckCommand.self])
+        subcommands: [AgentCommand.self, CheckCommand.self, WALCommand.self],
+        defaultSubcommand: AgentCommand.self)
+}
+
+/// The agent itself: what `outpost --config.file=…` runs.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Run the agent (the default when no subcommand is given).")
 
     @OptionGroup var agent: AgentOptions
 
@@ -50,6 +59,11 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("storage.agent.wal-segment-size"), help: "Size at which a WAL segment is closed.")
     var walSegmentSize = "128MB"
 
+    @Option(
+        name: .customLong("storage.agent.max-disk-bytes"),
+        help: "Disk budget for the WAL (e.g. 10GB); over it the oldest unsent data is dropped and counted. 0: none.")
+    var maxDiskBytes = "0"
+
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on for the web interface and telemetry.")
     var listenAddress = "0.0.0.0:9090"
 
@@ -71,6 +85,9 @@ struct AgentOptions: ParsableArguments {
         }
         guard PromDuration.parse(walSyncInterval).map({ $0 > .zero }) == true else {
             throw ValidationError("--storage.agent.wal-sync-interval: not a valid duration: \"\(walSyncInterval)\"")
+        }
+        guard maxDiskBytes == "0" || parseBytes(maxDiskBytes) != nil else {
+            throw ValidationError("--storage.agent.max-disk-bytes: not a valid size: \"\(maxDiskBytes)\"")
         }
         guard parseBytes(walSegmentSize) != nil else {
             throw ValidationError("--storage.agent.wal-segment-size: not a valid size: \"\(walSegmentSize)\"")
@@ -116,5 +133,23 @@ struct CheckConfig: AsyncParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+/// `outpost wal inspect --storage.agent.path DIR`
+struct WALCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wal", abstract: "Look into the write-ahead log.", subcommands: [WALInspect.self])
+}
+
+struct WALInspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Print segments, records, series, sample times and cursor positions (read-only).")
+
+    @Option(name: .customLong("storage.agent.path"), help: "The agent's data directory.")
+    var storagePath = "data-agent/"
+
+    func run() async throws {
+        print(WALInspector.report(path: storagePath), terminator: "")
     }
 }

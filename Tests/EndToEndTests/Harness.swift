@@ -159,6 +159,7 @@ struct PrometheusReceiver {
         self.port = port
         dataDir = dir + "/prometheus-data"
         configPath = dir + "/prometheus.yml"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "global:\n  scrape_interval: 1h\n".write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 

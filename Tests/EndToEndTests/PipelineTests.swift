@@ -198,7 +198,10 @@ extension Tag {
         #expect(version.output.contains("0.1.0"))
         let help = try run(["--help"])
         #expect(help.status == 0)
-        #expect(help.output.contains("--config.file"))
-        #expect(help.output.contains("--storage.agent.path"))
+        #expect(help.output.contains("agent (default)"))
+        let agentHelp = try run(["agent", "--help"])
+        #expect(agentHelp.status == 0)
+        #expect(agentHelp.output.contains("--config.file"))
+        #expect(agentHelp.output.contains("--storage.agent.max-disk-bytes"))
     }
 }

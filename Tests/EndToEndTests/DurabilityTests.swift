@@ -1,0 +1,291 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Outpost's main promise, end to end: what it scraped reaches the receiver through receiver
+/// outages, `kill -9`, restarts and a corrupted data directory; and what a disk budget drops is
+/// exactly what the counter says.
+@Suite(.serialized, .tags(.endToEnd)) struct DurabilityTests {
+    /// Raw `up` samples (timestamps in ms) for `job` over the last `window` seconds.
+    static func upTimestamps(_ receiver: PrometheusReceiver, job: String, window: Int) -> [Int64]? {
+        let path = "/api/v1/query?query=" + Harness.percentEncode("up{job=\"\(job)\"}[\(window)s]")
+        guard let (status, body) = Harness.get(port: receiver.port, path: path), status == 200,
+            let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
+        else { return nil }
+        var out: [Int64] = []
+        for series in result {
+            for pair in series["values"] as? [[Any]] ?? [] {
+                if let t = pair.first as? Double { out.append(Int64((t * 1000).rounded())) }
+            }
+        }
+        return out.sorted()
+    }
+
+    /// A metric value from Outpost's `/metrics` (first line starting with `prefix`).
+    static func metric(_ port: Int, _ prefix: String) -> Double? {
+        guard let body = Harness.get(port: port, path: "/metrics")?.body else { return nil }
+        guard let line = body.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return Double(line.split(separator: " ").last ?? "")
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    @Test func noGapThroughAReceiverOutageTwoKillsAndARestart() async throws {
+        let dir = Harness.tempDir("durability")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let nodePort = Harness.freePort()
+        let promPort = Harness.freePort()
+        let outpostPort = Harness.freePort()
+        let node = try ChildProcess(
+            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
+            logDir: dir)
+        let receiver = try PrometheusReceiver(port: promPort, dir: dir)
+        var prometheus = try receiver.start(logDir: dir)
+        try """
+            global: {scrape_interval: 1s}
+            scrape_configs:
+              - job_name: node
+                static_configs: [{targets: ["127.0.0.1:\(nodePort)"]}]
+            remote_write:
+              - name: prom
+                url: http://127.0.0.1:\(promPort)/api/v1/write
+                queue_config: {batch_send_deadline: 500ms, max_backoff: 1s}
+            """.write(toFile: dir + "/outpost.yaml", atomically: true, encoding: .utf8)
+        let arguments = [
+            "--config.file=\(dir)/outpost.yaml", "--storage.agent.path=\(dir)/data",
+            "--web.listen-address=127.0.0.1:\(outpostPort)", "--storage.agent.wal-segment-size=256KB",
+        ]
+        var runs = 0
+        func startOutpost() async throws -> (ChildProcess, Int64) {
+            runs += 1
+            let p = try ChildProcess("outpost-\(runs)", Harness.outpostBinary, arguments, logDir: dir)
+            _ = try await Harness.eventually("outpost ready", timeout: .seconds(30)) {
+                Harness.get(port: outpostPort, path: "/-/ready")?.status == 200 ? true : nil
+            }
+            return (p, Self.now())
+        }
+        var (outpost, _) = try await startOutpost()
+        var all: [ChildProcess] = [node, prometheus, outpost]
+        defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
+        /// Windows in which Outpost was not running: a gap in `up` there is expected.
+        var downtimes: [(from: Int64, to: Int64)] = []
+        do {
+            _ = try await Harness.eventually("first samples") { receiver.query("up{job=\"node\"}")?.first }
+            let testStart = Self.now() - 2_000
+
+            // The receiver goes away for 40 s; meanwhile Outpost is killed twice.
+            await prometheus.stop()
+            let outageStart = Self.now()
+            for _ in 0..<2 {
+                try await Task.sleep(for: .seconds(8))
+                let killedAt = Self.now()
+                await outpost.stop(signal: SIGKILL)
+                let (next, readyAt) = try await startOutpost()
+                outpost = next
+                all.append(next)
+                downtimes.append((killedAt, readyAt))
+            }
+            try await Task.sleep(for: .seconds(40) - .milliseconds(Self.now() - outageStart))
+            prometheus = try receiver.start(logDir: dir)
+            all.append(prometheus)
+            let outageEnd = Self.now()
+
+            // Once it has caught up, a clean restart in steady state.
+            _ = try await Harness.eventually("backlog delivered", timeout: .seconds(90)) {
+                (Self.metric(outpostPort, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds{") ?? 0)
+                    * 1000 > Double(outageEnd) ? true : nil
+            }
+            let stoppedAt = Self.now()
+            #expect(await outpost.stop() == 0)
+            let (last, readyAt) = try await startOutpost()
+            outpost = last
+            all.append(last)
+            downtimes.append((stoppedAt, readyAt))
+            let checkEnd = Self.now() + 3_000
+            _ = try await Harness.eventually("delivered after the restart", timeout: .seconds(60)) {
+                (Self.metric(outpostPort, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds{") ?? 0)
+                    * 1000 > Double(checkEnd) ? true : nil
+            }
+
+            let window = Int((Self.now() - testStart) / 1000) + 5
+            let stamps = try #require(Self.upTimestamps(receiver, job: "node", window: window))
+                .filter { $0 >= testStart && $0 <= checkEnd }
+            var unexplained: [(Int64, Int64)] = []
+            for (a, b) in zip(stamps, stamps.dropFirst()) where b - a > 1_600 {
+                let explained = downtimes.contains { a >= $0.from - 1_600 && b <= $0.to + 2_600 }
+                if !explained { unexplained.append((a, b)) }
+            }
+            #expect(unexplained.isEmpty, "gaps not explained by Outpost's own downtime: \(unexplained)")
+            let duringOutage = stamps.filter { $0 > outageStart && $0 < outageEnd }.count
+            let outageRunning = (outageEnd - outageStart) - downtimes.prefix(2).reduce(0) { $0 + ($1.to - $1.from) }
+            #expect(Double(duringOutage) >= Double(outageRunning) / 1000 - 4, "samples scraped during the outage: \(duringOutage)")
+        } catch {
+            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
+            throw error
+        }
+    }
+
+    @Test func aDeadEndpointNeverDelaysALiveOneAndItsBudgetDropsExactlyWhatItCounts() async throws {
+        let dir = Harness.tempDir("budget")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let nodePort = Harness.freePort()
+        let livePort = Harness.freePort()
+        let deadPort = Harness.freePort()
+        let outpostPort = Harness.freePort()
+        let node = try ChildProcess(
+            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
+            logDir: dir)
+        let live = try PrometheusReceiver(port: livePort, dir: dir + "/live")
+        let liveProcess = try live.start(logDir: dir)
+        let scrape = """
+            global: {scrape_interval: 200ms}
+            scrape_configs:
+              - job_name: node
+                static_configs: [{targets: ["127.0.0.1:\(nodePort)"]}]
+            """
+        let remote = """
+            remote_write:
+              - name: live
+                url: http://127.0.0.1:\(livePort)/api/v1/write
+                queue_config: {batch_send_deadline: 200ms}
+              - name: dead
+                url: http://127.0.0.1:\(deadPort)/api/v1/write
+                queue_config: {batch_send_deadline: 200ms, max_backoff: 500ms}
+            """
+        let configPath = dir + "/outpost.yaml"
+        try (scrape + "\n" + remote).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let budget = 768 * 1024
+        let outpost = try ChildProcess(
+            "outpost", Harness.outpostBinary,
+            [
+                "--config.file=\(configPath)", "--storage.agent.path=\(dir)/data",
+                "--web.listen-address=127.0.0.1:\(outpostPort)", "--storage.agent.wal-segment-size=128KB",
+                "--storage.agent.max-disk-bytes=768KB",
+            ], logDir: dir)
+        var all = [node, liveProcess, outpost]
+        defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
+        do {
+            // The dead endpoint's backlog outgrows the budget and starts being dropped.
+            let dropped = try await Harness.eventually("disk budget drops for the dead endpoint", timeout: .seconds(90)) {
+                () -> Double? in
+                guard let v = Self.metric(outpostPort, "outpost_wal_samples_dropped_total{reason=\"disk_budget\",remote_name=\"dead\"}"),
+                    v > 0
+                else { return nil }
+                return v
+            }
+            #expect(dropped > 0)
+            // Meanwhile the live endpoint is on time, and the WAL stays within its budget (plus the open segment).
+            let lag = Double(Self.now()) / 1000
+                - (Self.metric(outpostPort, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds{remote_name=\"live\"") ?? 0)
+            #expect(lag < 3, "live endpoint lag \(lag)s")
+            let disk = try #require(Self.metric(outpostPort, "outpost_wal_disk_bytes"))
+            #expect(disk <= Double(budget + 128 * 1024 + 4096))
+            #expect(Self.metric(outpostPort, "outpost_wal_samples_dropped_total{reason=\"disk_budget\",remote_name=\"live\"}") == nil)
+
+            // Stop scraping (reload without targets), bring the dead endpoint's receiver up, and account:
+            // every appended sample either arrived there or is in the drop counter.
+            try (remote).write(toFile: configPath, atomically: true, encoding: .utf8)
+            kill(outpost.pid, SIGHUP)
+            _ = try await Harness.eventually("scraping stopped") {
+                Harness.get(port: outpostPort, path: "/api/v1/targets")?.body.contains("\"activeTargets\":[]") == true ? true : nil
+            }
+            let deadReceiver = try PrometheusReceiver(port: deadPort, dir: dir + "/dead")
+            all.append(try deadReceiver.start(logDir: dir))
+            var seen = ""
+            let drained = try? await Harness.eventually("dead endpoint drained", timeout: .seconds(90)) {
+                () -> (Double, Double, Double)? in
+                let appended = Self.metric(outpostPort, "outpost_wal_samples_appended_total")
+                let lost = Self.metric(outpostPort, "outpost_wal_samples_dropped_total{reason=\"disk_budget\",remote_name=\"dead\"}")
+                // What the receiver's TSDB took in, from its own /metrics (it does not scrape itself).
+                let received = Harness.get(port: deadReceiver.port, path: "/metrics")?.body.split(separator: "\n")
+                    .filter { $0.hasPrefix("prometheus_tsdb_head_samples_appended_total") }
+                    .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+                let pending = Self.metric(outpostPort, "prometheus_remote_storage_samples_pending{remote_name=\"dead\"")
+                seen = "appended \(String(describing: appended)), received \(String(describing: received)), "
+                    + "lost \(String(describing: lost)), pending \(String(describing: pending))"
+                guard let appended, let lost, let received, pending == 0, received + lost >= appended else { return nil }
+                return (appended, received, lost)
+            }
+            let (appended, received, lost) = try #require(drained, "\(seen)")
+            #expect(received + lost == appended, "appended \(appended), received \(received), counted lost \(lost)")
+        } catch {
+            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
+            throw error
+        }
+    }
+
+    @Test func aCorruptedDataDirectoryIsRepairedReportedAndTheRestForwarded() async throws {
+        let dir = Harness.tempDir("corrupt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let nodePort = Harness.freePort()
+        let promPort = Harness.freePort()
+        let outpostPort = Harness.freePort()
+        let node = try ChildProcess(
+            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
+            logDir: dir)
+        try """
+            global: {scrape_interval: 200ms}
+            scrape_configs:
+              - job_name: node
+                static_configs: [{targets: ["127.0.0.1:\(nodePort)"]}]
+            remote_write:
+              - name: prom
+                url: http://127.0.0.1:\(promPort)/api/v1/write
+                queue_config: {batch_send_deadline: 500ms}
+            """.write(toFile: dir + "/outpost.yaml", atomically: true, encoding: .utf8)
+        let arguments = [
+            "--config.file=\(dir)/outpost.yaml", "--storage.agent.path=\(dir)/data",
+            "--web.listen-address=127.0.0.1:\(outpostPort)", "--storage.agent.wal-segment-size=128KB",
+        ]
+        var all = [node]
+        defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
+        // A backlog across several segments, with the receiver not there yet.
+        let first = try ChildProcess("outpost-1", Harness.outpostBinary, arguments, logDir: dir)
+        all.append(first)
+        let backlogStart = Self.now()
+        _ = try await Harness.eventually("several segments written", timeout: .seconds(60)) { () -> Bool? in
+            let segments = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/data/wal")) ?? []
+            return segments.count >= 4 ? true : nil
+        }
+        #expect(await first.stop() == 0)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir + "/data/wal").sorted()
+        // Flip bytes in the middle of the second segment; cut the last one short.
+        let middle = dir + "/data/wal/" + segments[1]
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: middle))
+        let at = bytes.count / 2
+        for i in at..<(at + 16) { bytes[i] ^= 0xa5 }
+        try bytes.write(to: URL(fileURLWithPath: middle))
+        let lastPath = dir + "/data/wal/" + segments[segments.count - 1]
+        let last = try Data(contentsOf: URL(fileURLWithPath: lastPath))
+        try last.prefix(last.count - 7).write(to: URL(fileURLWithPath: lastPath))
+
+        let receiver = try PrometheusReceiver(port: promPort, dir: dir)
+        all.append(try receiver.start(logDir: dir))
+        let second = try ChildProcess("outpost-2", Harness.outpostBinary, arguments, logDir: dir)
+        all.append(second)
+        do {
+            _ = try await Harness.eventually("outpost ready on the damaged directory", timeout: .seconds(30)) {
+                Harness.get(port: outpostPort, path: "/-/ready")?.status == 200 ? true : nil
+            }
+            #expect(Self.metric(outpostPort, "outpost_wal_corruptions_total") == 1)
+            #expect(second.log().contains("WAL corruption: segment cut at the last good record"))
+            let restart = Self.now()
+            _ = try await Harness.eventually("new data forwarded", timeout: .seconds(60)) {
+                (Self.metric(outpostPort, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds{") ?? 0)
+                    * 1000 > Double(restart + 2_000) ? true : nil
+            }
+            let stamps = try #require(Self.upTimestamps(receiver, job: "node", window: 600))
+            // Data from before the damage (the start of the backlog) and after it both arrived.
+            #expect((stamps.first ?? .max) < backlogStart + 2_000)
+            #expect((stamps.last ?? 0) > restart)
+            #expect(stamps.contains { $0 > backlogStart + 2_000 && $0 < restart })
+        } catch {
+            Issue.record("\(error)\n--- outpost log ---\n\(second.log().suffix(3000))")
+            throw error
+        }
+    }
+}
