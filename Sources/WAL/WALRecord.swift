@@ -78,17 +78,31 @@ public enum WALCodec {
         return true
     }
 
-    /// Samples payload: `uvarint count`, then per sample the ref and timestamp as zig-zag deltas from the
-    /// previous sample (from 0 for the first) and the value's 8 bytes, little-endian.
+    /// Samples payload: `uvarint count`, then per sample `uvarint (zigzag(Δref) << 1 | integral)`,
+    /// `varint Δtimestamp` (deltas from the previous sample of the record, from 0 for the first),
+    /// and the value: a zig-zag varint when it is an integer that a double holds exactly (counters,
+    /// gauges of 0 and 1, sizes — most exposed values), else its 8 IEEE-754 bytes, little-endian,
+    /// which keeps every NaN payload (the staleness marker included). Refs are the WAL's dense
+    /// counters, far below the 2^62 the tagged ref delta can carry.
     public static func appendSamples(_ out: inout [UInt8], _ samples: UnsafeBufferPointer<Sample>) {
         appendUVarint(&out, UInt64(samples.count))
         var prevRef: Int64 = 0
         var prevTs: Int64 = 0
         for s in samples {
             let ref = Int64(bitPattern: s.ref.rawValue)
-            appendVarint(&out, ref &- prevRef)
+            let d = ref &- prevRef
+            let zigzag = UInt64(bitPattern: (d << 1) ^ (d >> 63))
+            let v = s.value
+            // Integral, exactly representable, and not -0 (whose sign an integer would lose).
+            let integral = v.magnitude < 9_007_199_254_740_992 && v == v.rounded(.towardZero)
+                && v.bitPattern != (-0.0 as Double).bitPattern
+            appendUVarint(&out, zigzag << 1 | (integral ? 1 : 0))
             appendVarint(&out, s.timestamp &- prevTs)
-            appendUInt64LE(&out, s.value.bitPattern)
+            if integral {
+                appendVarint(&out, Int64(v))
+            } else {
+                appendUInt64LE(&out, v.bitPattern)
+            }
             prevRef = ref
             prevTs = s.timestamp
         }
@@ -102,10 +116,19 @@ public enum WALCodec {
         var ts: Int64 = 0
         out.reserveCapacity(out.count + Int(count))
         for _ in 0..<count {
-            guard let dr = r.varint(), let dt = r.varint(), let bits = r.uint64LE() else { return false }
-            ref &+= dr
+            guard let tagged = r.uvarint(), let dt = r.varint() else { return false }
+            let z = tagged >> 1
+            ref &+= Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
             ts &+= dt
-            out.append(Sample(ref: SeriesRef(UInt64(bitPattern: ref)), timestamp: ts, value: Double(bitPattern: bits)))
+            let value: Double
+            if tagged & 1 == 1 {
+                guard let i = r.varint() else { return false }
+                value = Double(i)
+            } else {
+                guard let bits = r.uint64LE() else { return false }
+                value = Double(bitPattern: bits)
+            }
+            out.append(Sample(ref: SeriesRef(UInt64(bitPattern: ref)), timestamp: ts, value: value))
         }
         return r.isAtEnd
     }

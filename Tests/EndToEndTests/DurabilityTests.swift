@@ -288,4 +288,72 @@ import Glibc
             throw error
         }
     }
+
+    @Test func sampleAgeLimitDropsWhatGrewTooOldAndCountsIt() async throws {
+        let dir = Harness.tempDir("age")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let nodePort = Harness.freePort()
+        let promPort = Harness.freePort()
+        let outpostPort = Harness.freePort()
+        let node = try ChildProcess(
+            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
+            logDir: dir)
+        let remote = """
+            remote_write:
+              - name: prom
+                url: http://127.0.0.1:\(promPort)/api/v1/write
+                queue_config: {batch_send_deadline: 200ms, max_backoff: 300ms, sample_age_limit: 3s}
+            """
+        let configPath = dir + "/outpost.yaml"
+        try ("""
+            global: {scrape_interval: 500ms}
+            scrape_configs:
+              - job_name: node
+                static_configs: [{targets: ["127.0.0.1:\(nodePort)"]}]
+
+            """ + remote).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let outpost = try ChildProcess(
+            "outpost", Harness.outpostBinary,
+            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
+            logDir: dir)
+        var all = [node, outpost]
+        defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
+        do {
+            // Nothing listens at the receiver's address for 8 s.
+            _ = try await Harness.eventually("outpost ready", timeout: .seconds(30)) {
+                Harness.get(port: outpostPort, path: "/-/ready")?.status == 200 ? true : nil
+            }
+            try await Task.sleep(for: .seconds(8))
+            let receiver = try PrometheusReceiver(port: promPort, dir: dir + "/receiver")
+            let receiverStart = Self.now()
+            all.append(try receiver.start(logDir: dir))
+            try await Task.sleep(for: .seconds(2))
+            try remote.write(toFile: configPath, atomically: true, encoding: .utf8)
+            kill(outpost.pid, SIGHUP)
+            var seen = ""
+            let drained = try? await Harness.eventually("all accounted for", timeout: .seconds(60)) {
+                () -> (Double, Double, Double)? in
+                let appended = Self.metric(outpostPort, "outpost_wal_samples_appended_total")
+                let tooOld = Self.metric(outpostPort, "prometheus_remote_storage_samples_dropped_total{remote_name=\"prom\"") == nil
+                    ? nil : Harness.get(port: outpostPort, path: "/metrics")?.body.split(separator: "\n")
+                        .first { $0.hasPrefix("prometheus_remote_storage_samples_dropped_total") && $0.contains("too_old") }
+                        .flatMap { Double($0.split(separator: " ").last ?? "") }
+                let received = Harness.get(port: promPort, path: "/metrics")?.body.split(separator: "\n")
+                    .filter { $0.hasPrefix("prometheus_tsdb_head_samples_appended_total") }
+                    .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+                seen = "appended \(String(describing: appended)), received \(String(describing: received)), too old \(String(describing: tooOld))"
+                guard let appended, let tooOld, let received, received + tooOld >= appended else { return nil }
+                return (appended, received, tooOld)
+            }
+            let (appended, received, tooOld) = try #require(drained, "\(seen)")
+            #expect(tooOld > 0)
+            #expect(received + tooOld == appended, "\(seen)")
+            // Nothing older than the limit (plus a send's worth of slack) was delivered.
+            let stamps = try #require(Self.upTimestamps(receiver, job: "node", window: 120))
+            #expect((stamps.first ?? 0) >= receiverStart - 3_000 - 1_500, "oldest delivered \(stamps.first ?? 0), receiver up at \(receiverStart)")
+        } catch {
+            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
+            throw error
+        }
+    }
 }

@@ -61,13 +61,13 @@ import WAL
         defer { dir.cleanup() }
         let registry = MetricsRegistry()
         var options = WriteAheadLog.Options(directory: dir.path)
-        options.segmentSize = 64
+        options.segmentSize = 16  // every append closes the segment it wrote
         let status = StatusBoard(version: "t", configFile: "", startTime: 0)
         let wal = try WriteAheadLog(options: options, registry: registry, status: status, logger: Logger(label: "test"))
         _ = wal.registerReader("r")
         let ref = wal.seriesRef(for: Labels([("__name__", "m")]))
         try wal.append([Sample(ref: ref, timestamp: 1, value: 1)])
-        try wal.append([Sample(ref: ref, timestamp: 2, value: 2)])  // fills the first segment
+        try wal.append([Sample(ref: ref, timestamp: 2, value: 2)])
         // The next segment lands on a full device: /dev/full answers every write with ENOSPC.
         let next = wal.segmentDirectory + "/" + WALFormat.segmentName(wal.head.segment + 1)
         try FileManager.default.createSymbolicLink(atPath: next, withDestinationPath: "/dev/full")

@@ -59,7 +59,7 @@ import WAL
         _ = wal.registerReader("holds-every-segment")
         let a = wal.seriesRef(for: Labels([("__name__", "a")]))
         let b = wal.seriesRef(for: Labels([("__name__", "b")]))
-        for i in 0..<60 {
+        for i in 0..<200 {
             // b stops being scraped after a while: later segments do not mention it.
             let batch = i < 10 ? [Sample(ref: a, timestamp: Int64(i), value: 1), Sample(ref: b, timestamp: Int64(i), value: 2)]
                 : [Sample(ref: a, timestamp: Int64(i), value: 1)]
@@ -176,8 +176,8 @@ import WAL
         let start = wal.registerReader("endpoint-a")
         let ref = wal.seriesRef(for: Labels([("__name__", "m")]))
         var expected: [Sample] = []
-        for i in 0..<200 {
-            let batch = (0..<10).map { Sample(ref: ref, timestamp: Int64(i * 10 + $0), value: Double(i)) }
+        for i in 0..<600 {
+            let batch = (0..<10).map { Sample(ref: ref, timestamp: Int64(i * 10 + $0), value: Double(i) + 0.5) }
             expected += batch
             try wal.append(batch)
         }
@@ -221,5 +221,41 @@ import WAL
         // RFC 3720 test vector: 32 bytes of zeros, and the classic "123456789".
         #expect([UInt8](repeating: 0, count: 32).withUnsafeBytes { CRC32C.checksum($0) } == 0x8A91_36AA)
         #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
+    }
+}
+
+@Suite struct SampleCodecTests {
+    @Test(arguments: [
+        0.0, -0.0, 1.0, -1.0, 42.0, 1e15, -9_007_199_254_740_991, 9_007_199_254_740_992, 0.5, -3.25, 1e300,
+        .infinity, -.infinity, .nan, StaleNaN.value, Double.leastNonzeroMagnitude, 123456.789,
+    ])
+    func valuesRoundTripBitForBit(value: Double) {
+        let samples = [
+            Sample(ref: SeriesRef(7), timestamp: 1_700_000_000_000, value: value),
+            Sample(ref: SeriesRef(3), timestamp: -5, value: value),
+            Sample(ref: SeriesRef(1 << 40), timestamp: Int64.max, value: value),
+        ]
+        var out: [UInt8] = []
+        samples.withUnsafeBufferPointer { WALCodec.appendSamples(&out, $0) }
+        var back: [Sample] = []
+        #expect(out.withUnsafeBytes { WALCodec.decodeSamples($0, into: &back) })
+        #expect(back == samples)
+    }
+
+    @Test func integralValuesTakeFewBytes() {
+        let samples = (0..<100).map { Sample(ref: SeriesRef(UInt64($0 + 1)), timestamp: 1_700_000_000_000, value: Double($0 % 3)) }
+        var out: [UInt8] = []
+        samples.withUnsafeBufferPointer { WALCodec.appendSamples(&out, $0) }
+        // First sample carries the absolute timestamp; the rest are 3 bytes each.
+        #expect(out.count < 100 * 3 + 12)
+    }
+
+    @Test func truncatedPayloadsAreRejected() {
+        var out: [UInt8] = []
+        [Sample(ref: SeriesRef(1), timestamp: 1, value: 0.5)].withUnsafeBufferPointer { WALCodec.appendSamples(&out, $0) }
+        for cut in 1..<out.count {
+            var back: [Sample] = []
+            #expect(!out.prefix(cut).withUnsafeBytes { WALCodec.decodeSamples($0, into: &back) })
+        }
     }
 }
