@@ -25,19 +25,22 @@ release: deps
 run: build
 	scripts/run.sh "$$($(SWIFT) build --show-bin-path)/outpost"
 
-# Unit tests and the end-to-end tests (real outpost binary, Prometheus and node_exporter).
+# Unit tests and the end-to-end tests (real outpost binary, Prometheus, VictoriaMetrics' vmagent and
+# node_exporter). Serial: the end-to-end suites time scrapes to the second, and on two cores
+# several of them at once would starve each other.
 test: deps
 	$(SWIFT) build --product outpost
 	$(SWIFT) build --build-tests
-	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build
+	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --no-parallel
 
 test-e2e: deps
 	$(SWIFT) build --product outpost
 	$(SWIFT) build --build-tests
-	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --filter EndToEndTests
+	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --no-parallel --filter EndToEndTests
 
-# Micro-benchmarks (relabel engine, scrape path), in release mode, in their own package.
-bench: deps
+# Benchmarks (relabel engine, scrape path, WAL, and the WAL against the Prometheus agent), in
+# release mode, in their own package; results land in bench/results/.
+bench: release
 	cd Benchmarks && $(SWIFT) run -c release outpost-bench
 
 format:

@@ -85,7 +85,7 @@ final class ScrapeLoop: Sendable {
             }
             let startedAt = clock.now
             let timestamp = Timestamp.nowMilliseconds()
-            let (report, error) = await scrapeOnce(core: &core, headers: headers, timestamp: timestamp)
+            let (report, error, kind) = await scrapeOnce(core: &core, headers: headers, timestamp: timestamp)
             if Task.isCancelled && error != nil { break }  // shutdown interrupted the request: not a failure
             let duration = (clock.now - startedAt).seconds
             core.appendReport(up: error == nil, duration: duration, report: report, timestamp: timestamp)
@@ -98,7 +98,7 @@ final class ScrapeLoop: Sendable {
             }
             scrapes.increment()
             if error != nil { failures.increment() }
-            if error == "sample limit exceeded" { limitExceeded.increment() }
+            if kind == .sampleLimit { limitExceeded.increment() }
             if report.duplicates > 0 { metrics.duplicates.increment(by: Int64(report.duplicates)) }
             let newHealth: TargetHealth = error == nil ? .up : .down
             if newHealth != health {
@@ -128,26 +128,26 @@ final class ScrapeLoop: Sendable {
 
     private func scrapeOnce(
         core: inout ScrapeLoopCore, headers: [(String, String)], timestamp: Int64
-    ) async -> (ScrapeReport, String?) {
+    ) async -> (ScrapeReport, String?, ScrapeBodyError.Kind?) {
         if let forced = target.forcedError {
             core.failed(timestamp: timestamp)
-            return (ScrapeReport(), forced)
+            return (ScrapeReport(), forced, nil)
         }
         let result: HTTPResult
         do {
             result = try await transport.get(url: target.url, headers: headers, timeout: target.timeout)
         } catch {
             core.failed(timestamp: timestamp)
-            return (ScrapeReport(), error.description)
+            return (ScrapeReport(), error.description, nil)
         }
         guard result.status == 200 else {
             core.failed(timestamp: timestamp)
-            return (ScrapeReport(), "server returned HTTP status \(result.status) \(reasonPhrase(result.status))")
+            return (ScrapeReport(), "server returned HTTP status \(result.status) \(reasonPhrase(result.status))", nil)
         }
         let outcome = result.body.withUnsafeBytes { core.ingest(body: $0, timestamp: timestamp) }
         switch outcome {
-        case .success(let report): return (report, nil)
-        case .failure(let error): return (ScrapeReport(), error.description)
+        case .success(let report): return (report, nil, nil)
+        case .failure(let error): return (ScrapeReport(), error.description, error.kind)
         }
     }
 }

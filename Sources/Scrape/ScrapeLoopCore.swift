@@ -9,6 +9,8 @@ public protocol SeriesResolver: Sendable {
 
 /// Why a scrape's body was rejected.
 public struct ScrapeBodyError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case parse, sampleLimit, invalidSeries }
+    public var kind: Kind = .invalidSeries
     public var message: String
     public var description: String { message }
 }
@@ -115,7 +117,7 @@ public struct ScrapeLoopCore {
                 samples.append(Sample(ref: ref, timestamp: explicit ?? timestamp, value: line.value))
             }
         } catch let error as ExpositionError {
-            return .failure(fail(ScrapeBodyError(message: error.description), timestamp: timestamp))
+            return .failure(fail(ScrapeBodyError(kind: .parse, message: error.description), timestamp: timestamp))
         } catch let error as ScrapeBodyError {
             return .failure(fail(error, timestamp: timestamp))
         } catch {
@@ -123,7 +125,7 @@ public struct ScrapeLoopCore {
         }
         report.samplesPostRelabeling = samples.count
         if options.sampleLimit > 0 && samples.count > options.sampleLimit {
-            return .failure(fail(ScrapeBodyError(message: "sample limit exceeded"), timestamp: timestamp))
+            return .failure(fail(ScrapeBodyError(kind: .sampleLimit, message: "sample limit exceeded"), timestamp: timestamp))
         }
         for e in previous where cache.entries[Int(e)].lastSeen != iteration {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
+import OutpostConfig
 import Telemetry
 
 /// A failed request, with a message safe to show on `/status` (no credentials).
@@ -79,7 +80,7 @@ public final class HTTPTransport: Sendable {
         truncate: Bool = false
     ) async throws(TransportError) -> HTTPResult {
         let shown = redactURL(url)
-        let ms = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = max(1, timeout.milliseconds)
         do {
             let response = try await client.execute(request, timeout: .milliseconds(ms))
             let limit = bodyLimit > 0 ? bodyLimit : Int.max

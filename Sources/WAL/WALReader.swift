@@ -66,13 +66,12 @@ public struct WALReader {
             if fdSegment != position.segment {
                 close()
                 buffer.removeAll(keepingCapacity: true)
-                guard let size = FileIO.size(path) else {
+                guard FileIO.size(path) != nil else {
                     // Deleted under us (disk budget) or never written: go to the next one that exists.
                     if isHead { return false }
                     seek(segment: position.segment + 1)
                     continue
                 }
-                _ = size
                 fd = try FileIO.open(path, flags: O_RDONLY)
                 fdSegment = position.segment
             }

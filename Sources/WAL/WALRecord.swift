@@ -78,12 +78,16 @@ public enum WALCodec {
         return true
     }
 
-    /// Samples payload: `uvarint count`, then per sample `uvarint (zigzag(Δref) << 1 | integral)`,
-    /// `varint Δtimestamp` (deltas from the previous sample of the record, from 0 for the first),
-    /// and the value: a zig-zag varint when it is an integer that a double holds exactly (counters,
-    /// gauges of 0 and 1, sizes — most exposed values), else its 8 IEEE-754 bytes, little-endian,
-    /// which keeps every NaN payload (the staleness marker included). Refs are the WAL's dense
-    /// counters, far below the 2^62 the tagged ref delta can carry.
+    /// Samples payload: `uvarint count`, then per sample a tag
+    /// `uvarint (zigzag(Δref) << 3 | kind << 1 | timestampChanged)`, then `varint Δtimestamp` only
+    /// when it is not 0 (deltas from the previous sample of the record, from 0 for the first: all
+    /// samples of a scrape usually share one timestamp), then the value by kind:
+    /// 1 — an integer a double holds exactly (counters, 0/1 gauges, sizes): zig-zag varint;
+    /// 2 — a decimal with 1 to 9 fraction digits that round-trips exactly (`12345.67`,
+    ///     `1.7355e-05`): `uvarint digits`, zig-zag varint mantissa;
+    /// 0 — anything else: the 8 IEEE-754 bytes, little-endian (every NaN payload kept, the
+    ///     staleness marker included).
+    /// Refs are the WAL's dense counters, far below the 2^60 the tag can carry.
     public static func appendSamples(_ out: inout [UInt8], _ samples: UnsafeBufferPointer<Sample>) {
         appendUVarint(&out, UInt64(samples.count))
         var prevRef: Int64 = 0
@@ -92,20 +96,48 @@ public enum WALCodec {
             let ref = Int64(bitPattern: s.ref.rawValue)
             let d = ref &- prevRef
             let zigzag = UInt64(bitPattern: (d << 1) ^ (d >> 63))
+            let dts = s.timestamp &- prevTs
             let v = s.value
+            let kind: UInt64
+            var decimal: (digits: Int, mantissa: Int64) = (0, 0)
             // Integral, exactly representable, and not -0 (whose sign an integer would lose).
-            let integral = v.magnitude < 9_007_199_254_740_992 && v == v.rounded(.towardZero)
+            if v.magnitude < 9_007_199_254_740_992 && v == v.rounded(.towardZero)
                 && v.bitPattern != (-0.0 as Double).bitPattern
-            appendUVarint(&out, zigzag << 1 | (integral ? 1 : 0))
-            appendVarint(&out, s.timestamp &- prevTs)
-            if integral {
-                appendVarint(&out, Int64(v))
+            {
+                kind = 1
+            } else if let d = decimalForm(v) {
+                kind = 2
+                decimal = d
             } else {
-                appendUInt64LE(&out, v.bitPattern)
+                kind = 0
+            }
+            appendUVarint(&out, zigzag << 3 | kind << 1 | (dts != 0 ? 1 : 0))
+            if dts != 0 { appendVarint(&out, dts) }
+            switch kind {
+            case 1: appendVarint(&out, Int64(v))
+            case 2:
+                appendUVarint(&out, UInt64(decimal.digits))
+                appendVarint(&out, decimal.mantissa)
+            default: appendUInt64LE(&out, v.bitPattern)
             }
             prevRef = ref
             prevTs = s.timestamp
         }
+    }
+
+    static let powersOfTen: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
+
+    /// `v` as mantissa / 10^digits when that division gives back exactly `v` (the decoder does the
+    /// same division, so the round trip is bit for bit).
+    @inline(__always)
+    static func decimalForm(_ v: Double) -> (digits: Int, mantissa: Int64)? {
+        guard v.isFinite, v != 0 else { return nil }
+        for digits in 1...9 {
+            let scaled = (v * powersOfTen[digits]).rounded()
+            guard scaled.magnitude < 9_007_199_254_740_992 else { return nil }
+            if scaled / powersOfTen[digits] == v { return (digits, Int64(scaled)) }
+        }
+        return nil
     }
 
     /// Decodes a samples payload, appending to `out`; returns false if it is malformed.
@@ -116,17 +148,26 @@ public enum WALCodec {
         var ts: Int64 = 0
         out.reserveCapacity(out.count + Int(count))
         for _ in 0..<count {
-            guard let tagged = r.uvarint(), let dt = r.varint() else { return false }
-            let z = tagged >> 1
+            guard let tag = r.uvarint() else { return false }
+            let z = tag >> 3
             ref &+= Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
-            ts &+= dt
+            if tag & 1 == 1 {
+                guard let dt = r.varint() else { return false }
+                ts &+= dt
+            }
             let value: Double
-            if tagged & 1 == 1 {
+            switch (tag >> 1) & 3 {
+            case 1:
                 guard let i = r.varint() else { return false }
                 value = Double(i)
-            } else {
+            case 2:
+                guard let digits = r.uvarint(), digits >= 1, digits <= 9, let m = r.varint() else { return false }
+                value = Double(m) / powersOfTen[Int(digits)]
+            case 0:
                 guard let bits = r.uint64LE() else { return false }
                 value = Double(bitPattern: bits)
+            default:
+                return false
             }
             out.append(Sample(ref: SeriesRef(UInt64(bitPattern: ref)), timestamp: ts, value: value))
         }

@@ -26,7 +26,7 @@ struct OutpostLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", RFC3339.format(milliseconds: Timestamp.nowMillisecondsForLogs())),
+            ("ts", RFC3339.format(milliseconds: Timestamp.nowMilliseconds())),
             ("level", Self.levelName(event.level)),
             ("msg", event.message.description),
         ]
@@ -88,10 +88,6 @@ extension String {
         }
         return out
     }
-}
-
-extension Timestamp {
-    static func nowMillisecondsForLogs() -> Int64 { nowMilliseconds() }
 }
 
 enum LogSetup {

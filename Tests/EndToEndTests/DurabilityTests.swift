@@ -77,11 +77,11 @@ import Glibc
             _ = try await Harness.eventually("first samples") { receiver.query("up{job=\"node\"}")?.first }
             let testStart = Self.now() - 2_000
 
-            // The receiver goes away for 40 s; meanwhile Outpost is killed twice.
+            // The receiver goes away for 60 s; meanwhile Outpost is killed twice.
             await prometheus.stop()
             let outageStart = Self.now()
             for _ in 0..<2 {
-                try await Task.sleep(for: .seconds(8))
+                try await Task.sleep(for: .seconds(15))
                 let killedAt = Self.now()
                 await outpost.stop(signal: SIGKILL)
                 let (next, readyAt) = try await startOutpost()
@@ -89,7 +89,7 @@ import Glibc
                 all.append(next)
                 downtimes.append((killedAt, readyAt))
             }
-            try await Task.sleep(for: .seconds(40) - .milliseconds(Self.now() - outageStart))
+            try await Task.sleep(for: .seconds(60) - .milliseconds(Self.now() - outageStart))
             prometheus = try receiver.start(logDir: dir)
             all.append(prometheus)
             let outageEnd = Self.now()

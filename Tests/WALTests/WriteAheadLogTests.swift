@@ -227,7 +227,8 @@ import WAL
 @Suite struct SampleCodecTests {
     @Test(arguments: [
         0.0, -0.0, 1.0, -1.0, 42.0, 1e15, -9_007_199_254_740_991, 9_007_199_254_740_992, 0.5, -3.25, 1e300,
-        .infinity, -.infinity, .nan, StaleNaN.value, Double.leastNonzeroMagnitude, 123456.789,
+        .infinity, -.infinity, .nan, StaleNaN.value, Double.leastNonzeroMagnitude, 123456.789, 12345.67, -0.001,
+        1.7355e-05, 0.1, 0.3, 1.0 / 3.0, 4773.000000001, 2.5e-9,
     ])
     func valuesRoundTripBitForBit(value: Double) {
         let samples = [
@@ -242,12 +243,22 @@ import WAL
         #expect(back == samples)
     }
 
+    @Test func decimalsTakeFewBytes() {
+        let samples = (0..<100).map { Sample(ref: SeriesRef(UInt64($0 + 1)), timestamp: 1_700_000_000_000, value: Double($0) + 0.25) }
+        var out: [UInt8] = []
+        samples.withUnsafeBufferPointer { WALCodec.appendSamples(&out, $0) }
+        var back: [Sample] = []
+        #expect(out.withUnsafeBytes { WALCodec.decodeSamples($0, into: &back) })
+        #expect(back == samples)
+        #expect(out.count < 100 * 5 + 12)
+    }
+
     @Test func integralValuesTakeFewBytes() {
         let samples = (0..<100).map { Sample(ref: SeriesRef(UInt64($0 + 1)), timestamp: 1_700_000_000_000, value: Double($0 % 3)) }
         var out: [UInt8] = []
         samples.withUnsafeBufferPointer { WALCodec.appendSamples(&out, $0) }
-        // First sample carries the absolute timestamp; the rest are 3 bytes each.
-        #expect(out.count < 100 * 3 + 12)
+        // First sample carries the absolute timestamp; the rest share it: 2 bytes each.
+        #expect(out.count < 100 * 2 + 12)
     }
 
     @Test func truncatedPayloadsAreRejected() {
