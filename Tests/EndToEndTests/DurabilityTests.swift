@@ -356,4 +356,87 @@ import Glibc
             throw error
         }
     }
+
+    /// Duplicates after restarts, counted by a receiver that keeps them: VictoriaMetrics counts every
+    /// row it is sent. Every sample Outpost appended is in its WAL (no segment closes in this short
+    /// test), so rows received minus samples in the WAL is exactly the number of resends: zero after
+    /// a clean restart (the cursor is persisted at exit), at most the persist interval's worth after
+    /// `kill -9`.
+    @Test func duplicatesAfterRestartsStayWithinTheDocumentedBound() async throws {
+        let dir = Harness.tempDir("duplicates")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let nodePort = Harness.freePort()
+        let vmPort = Harness.freePort()
+        let outpostPort = Harness.freePort()
+        let node = try ChildProcess(
+            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
+            logDir: dir)
+        let vm = try ChildProcess(
+            "victoria-metrics", "/usr/bin/victoria-metrics",
+            ["-httpListenAddr=127.0.0.1:\(vmPort)", "-storageDataPath=\(dir)/vm", "-retentionPeriod=1d"], logDir: dir)
+        let remote = """
+            remote_write:
+              - url: http://127.0.0.1:\(vmPort)/api/v1/write
+                queue_config: {batch_send_deadline: 200ms}
+            """
+        let configPath = dir + "/outpost.yaml"
+        try ("""
+            global: {scrape_interval: 500ms}
+            scrape_configs:
+              - job_name: node
+                static_configs: [{targets: ["127.0.0.1:\(nodePort)"]}]
+
+            """ + remote).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let arguments = [
+            "--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)",
+        ]
+        var all = [node, vm]
+        defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
+        func start(_ n: Int) async throws -> ChildProcess {
+            let p = try ChildProcess("outpost-\(n)", Harness.outpostBinary, arguments, logDir: dir)
+            all.append(p)
+            _ = try await Harness.eventually("outpost ready", timeout: .seconds(30)) {
+                Harness.get(port: outpostPort, path: "/-/ready")?.status == 200 ? true : nil
+            }
+            return p
+        }
+        func vmRows() -> Double? {
+            Harness.get(port: vmPort, path: "/metrics")?.body.split(separator: "\n")
+                .first { $0.hasPrefix("vm_rows_inserted_total{type=\"promremotewrite\"}") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        _ = try await Harness.eventually("VictoriaMetrics up", timeout: .seconds(30)) { vmRows() }
+        let first = try await start(1)
+        try await Task.sleep(for: .seconds(6))
+        let rate = try #require(Self.metric(outpostPort, "outpost_wal_samples_appended_total")) / 6
+        await first.stop(signal: SIGKILL)
+        let second = try await start(2)
+        try await Task.sleep(for: .seconds(6))
+        let rowsBeforeCleanRestart = try #require(vmRows())
+        #expect(await second.stop() == 0)
+        let third = try await start(3)
+        // Stop scraping, then wait until everything is delivered.
+        try remote.write(toFile: configPath, atomically: true, encoding: .utf8)
+        kill(third.pid, SIGHUP)
+        var rows = 0.0
+        var stable = 0
+        while stable < 8 {
+            try await Task.sleep(for: .milliseconds(500))
+            let now = vmRows() ?? 0
+            stable = now == rows && Self.metric(outpostPort, "prometheus_remote_storage_samples_pending{") == 0 ? stable + 1 : 0
+            rows = now
+        }
+        await third.stop()
+        let inspect = try ChildProcess("inspect", Harness.outpostBinary, ["wal", "inspect", "--storage.agent.path=\(dir)/data"], logDir: dir)
+        inspect.process.waitUntilExit()
+        let totals = try #require(inspect.log().split(separator: "\n").first { $0.hasPrefix("total:") })
+        let inWAL = try #require(
+            totals.split(separator: ",").first { $0.hasSuffix(" samples") }.flatMap { Double($0.split(separator: " ").first ?? "") })
+        let duplicates = rows - inWAL
+        print("restarts (kill -9, then SIGTERM): \(Int(inWAL)) samples appended, \(Int(rows)) received, \(Int(duplicates)) duplicates (\(Int(rate)) samples/s)")
+        #expect(duplicates >= 0, "received \(rows) < appended \(inWAL): data lost")
+        // At most the persist interval (5 s) plus one batch deadline of sends, from the kill -9 only.
+        #expect(duplicates <= rate * 5.5, "duplicates \(duplicates), rate \(rate)/s")
+        #expect(rowsBeforeCleanRestart > 0)
+    }
 }
