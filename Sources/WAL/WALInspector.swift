@@ -99,27 +99,3 @@ public enum WALInspector {
         ms == .max || ms == .min ? "-" : RFC3339.format(milliseconds: ms)
     }
 }
-
-extension WALScan {
-    /// The oldest sample timestamp in the segment at `path` from `cursor` on.
-    static func oldestTimestamp(path: String, from cursor: WALCursor?) -> Int64 {
-        guard let bytes = load(path) else { return .max }
-        var oldest = Int64.max
-        var decoded: [Sample] = []
-        bytes.withUnsafeBytes { raw in
-            var offset = Int64(WALFormat.segmentHeader.count)
-            _ = records(raw) { type, payload in
-                let start = offset
-                offset += Int64(WALFormat.recordHeaderSize + payload.count)
-                guard type == WALRecordType.samples.rawValue else { return true }
-                if let cursor, start < cursor.position.offset { return true }
-                decoded.removeAll(keepingCapacity: true)
-                _ = WALCodec.decodeSamples(payload, into: &decoded)
-                let skip = cursor.map { start == $0.position.offset ? $0.skip : 0 } ?? 0
-                for x in decoded.dropFirst(skip) { oldest = min(oldest, x.timestamp) }
-                return true
-            }
-        }
-        return oldest
-    }
-}

@@ -90,29 +90,42 @@ enum WALScan {
         return buffer
     }
 
-    /// Samples in the segment at `path` from `cursor` on (the whole segment when nil).
-    static func countSamples(path: String, from cursor: WALCursor?) -> Int {
-        guard let bytes = load(path) else { return 0 }
-        var count = 0
+    /// Calls `body` with every samples record of the segment at `path` from `cursor` on (the whole
+    /// segment when nil) and how many of that record's samples the cursor has already passed.
+    static func samplesRecords(path: String, from cursor: WALCursor?, _ body: (UnsafeRawBufferPointer, Int) -> Void) {
+        guard let bytes = load(path) else { return }
         bytes.withUnsafeBytes { raw in
             var offset = Int64(WALFormat.segmentHeader.count)
             _ = records(raw) { type, payload in
                 let start = offset
                 offset += Int64(WALFormat.recordHeaderSize + payload.count)
                 guard type == WALRecordType.samples.rawValue else { return true }
-                var r = ByteReader(payload)
-                let n = Int(r.uvarint() ?? 0)
-                if let cursor {
-                    if start < cursor.position.offset { return true }
-                    if start == cursor.position.offset {
-                        count += max(0, n - cursor.skip)
-                        return true
-                    }
-                }
-                count += n
+                if let cursor, start < cursor.position.offset { return true }
+                body(payload, cursor.map { start == $0.position.offset ? $0.skip : 0 } ?? 0)
                 return true
             }
         }
+    }
+
+    /// Samples in the segment at `path` from `cursor` on (the whole segment when nil).
+    static func countSamples(path: String, from cursor: WALCursor?) -> Int {
+        var count = 0
+        samplesRecords(path: path, from: cursor) { payload, skip in
+            var r = ByteReader(payload)
+            count += max(0, Int(r.uvarint() ?? 0) - skip)
+        }
         return count
+    }
+
+    /// The oldest sample timestamp in the segment at `path` from `cursor` on.
+    static func oldestTimestamp(path: String, from cursor: WALCursor?) -> Int64 {
+        var oldest = Int64.max
+        var decoded: [Sample] = []
+        samplesRecords(path: path, from: cursor) { payload, skip in
+            decoded.removeAll(keepingCapacity: true)
+            _ = WALCodec.decodeSamples(payload, into: &decoded)
+            for x in decoded.dropFirst(skip) { oldest = min(oldest, x.timestamp) }
+        }
+        return oldest
     }
 }

@@ -37,12 +37,9 @@ import Glibc
     @Test func noGapThroughAReceiverOutageTwoKillsAndARestart() async throws {
         let dir = Harness.tempDir("durability")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nodePort = Harness.freePort()
         let promPort = Harness.freePort()
         let outpostPort = Harness.freePort()
-        let node = try ChildProcess(
-            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
-            logDir: dir)
+        let (node, nodePort) = try Harness.nodeExporter(logDir: dir)
         let receiver = try PrometheusReceiver(port: promPort, dir: dir)
         var prometheus = try receiver.start(logDir: dir)
         try """
@@ -132,13 +129,10 @@ import Glibc
     @Test func aDeadEndpointNeverDelaysALiveOneAndItsBudgetDropsExactlyWhatItCounts() async throws {
         let dir = Harness.tempDir("budget")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nodePort = Harness.freePort()
         let livePort = Harness.freePort()
         let deadPort = Harness.freePort()
         let outpostPort = Harness.freePort()
-        let node = try ChildProcess(
-            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
-            logDir: dir)
+        let (node, nodePort) = try Harness.nodeExporter(logDir: dir)
         let live = try PrometheusReceiver(port: livePort, dir: dir + "/live")
         let liveProcess = try live.start(logDir: dir)
         let scrape = """
@@ -200,10 +194,7 @@ import Glibc
                 () -> (Double, Double, Double)? in
                 let appended = Self.metric(outpostPort, "outpost_wal_samples_appended_total")
                 let lost = Self.metric(outpostPort, "outpost_wal_samples_dropped_total{reason=\"disk_budget\",remote_name=\"dead\"}")
-                // What the receiver's TSDB took in, from its own /metrics (it does not scrape itself).
-                let received = Harness.get(port: deadReceiver.port, path: "/metrics")?.body.split(separator: "\n")
-                    .filter { $0.hasPrefix("prometheus_tsdb_head_samples_appended_total") }
-                    .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+                let received = Harness.headSamplesAppended(port: deadReceiver.port)
                 let pending = Self.metric(outpostPort, "prometheus_remote_storage_samples_pending{remote_name=\"dead\"")
                 seen = "appended \(String(describing: appended)), received \(String(describing: received)), "
                     + "lost \(String(describing: lost)), pending \(String(describing: pending))"
@@ -221,12 +212,9 @@ import Glibc
     @Test func aCorruptedDataDirectoryIsRepairedReportedAndTheRestForwarded() async throws {
         let dir = Harness.tempDir("corrupt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nodePort = Harness.freePort()
         let promPort = Harness.freePort()
         let outpostPort = Harness.freePort()
-        let node = try ChildProcess(
-            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
-            logDir: dir)
+        let (node, nodePort) = try Harness.nodeExporter(logDir: dir)
         try """
             global: {scrape_interval: 200ms}
             scrape_configs:
@@ -292,12 +280,9 @@ import Glibc
     @Test func sampleAgeLimitDropsWhatGrewTooOldAndCountsIt() async throws {
         let dir = Harness.tempDir("age")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nodePort = Harness.freePort()
         let promPort = Harness.freePort()
         let outpostPort = Harness.freePort()
-        let node = try ChildProcess(
-            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
-            logDir: dir)
+        let (node, nodePort) = try Harness.nodeExporter(logDir: dir)
         let remote = """
             remote_write:
               - name: prom
@@ -338,9 +323,7 @@ import Glibc
                     ? nil : Harness.get(port: outpostPort, path: "/metrics")?.body.split(separator: "\n")
                         .first { $0.hasPrefix("prometheus_remote_storage_samples_dropped_total") && $0.contains("too_old") }
                         .flatMap { Double($0.split(separator: " ").last ?? "") }
-                let received = Harness.get(port: promPort, path: "/metrics")?.body.split(separator: "\n")
-                    .filter { $0.hasPrefix("prometheus_tsdb_head_samples_appended_total") }
-                    .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+                let received = Harness.headSamplesAppended(port: promPort)
                 seen = "appended \(String(describing: appended)), received \(String(describing: received)), too old \(String(describing: tooOld))"
                 guard let appended, let tooOld, let received, received + tooOld >= appended else { return nil }
                 return (appended, received, tooOld)
@@ -365,12 +348,9 @@ import Glibc
     @Test func duplicatesAfterRestartsStayWithinTheDocumentedBound() async throws {
         let dir = Harness.tempDir("duplicates")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nodePort = Harness.freePort()
         let vmPort = Harness.freePort()
         let outpostPort = Harness.freePort()
-        let node = try ChildProcess(
-            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
-            logDir: dir)
+        let (node, nodePort) = try Harness.nodeExporter(logDir: dir)
         let vm = try ChildProcess(
             "victoria-metrics", "/usr/bin/victoria-metrics",
             ["-httpListenAddr=127.0.0.1:\(vmPort)", "-storageDataPath=\(dir)/vm", "-retentionPeriod=1d"], logDir: dir)

@@ -88,6 +88,22 @@ enum Harness {
         throw HarnessError("timed out after \(timeout) waiting for: \(what)")
     }
 
+    /// Starts a node_exporter on a free port; returns the process and its port.
+    static func nodeExporter(logDir: String, name: String = "node_exporter", extra: [String] = []) throws -> (ChildProcess, Int) {
+        let port = freePort()
+        let p = try ChildProcess(
+            name, "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(port)"] + extra, logDir: logDir)
+        return (p, port)
+    }
+
+    /// Samples a Prometheus took into its TSDB head, from its own `/metrics` (a receiver that does
+    /// not scrape itself has them nowhere else).
+    static func headSamplesAppended(port: Int) -> Double? {
+        guard let body = get(port: port, path: "/metrics")?.body else { return nil }
+        return body.split(separator: "\n").filter { $0.hasPrefix("prometheus_tsdb_head_samples_appended_total") }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+    }
+
     static func percentEncode(_ s: String) -> String {
         s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s
     }

@@ -22,12 +22,9 @@ import Glibc
     static func run(_ agent: Agent) async throws -> Outcome {
         let dir = Harness.tempDir("peer-\(agent.rawValue)")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nodePort = Harness.freePort()
         let promPort = Harness.freePort()
         let agentPort = Harness.freePort()
-        let node = try ChildProcess(
-            "node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"],
-            logDir: dir)
+        let (node, nodePort) = try Harness.nodeExporter(logDir: dir)
         let receiver = try PrometheusReceiver(port: promPort, dir: dir + "/receiver")
         var prometheus = try receiver.start(logDir: dir)
         let write = "http://127.0.0.1:\(promPort)/api/v1/write"
