@@ -24,6 +24,9 @@ public final class ScrapeManager: Service {
     private let logger: Logger
     private let offsetSeed: UInt64
     private let running = Mutex<[String: Running]>([:])
+    /// Loops of removed targets, still writing their end-of-run staleness markers: awaited at
+    /// shutdown so those markers reach the WAL before it closes.
+    private let retired = Mutex<[Task<Void, Never>]>([])
     private let discovered: Mutex<[String: GaugeMetric]> = Mutex([:])
     private let initial: OutpostConfiguration
 
@@ -114,6 +117,7 @@ public final class ScrapeManager: Service {
             for (key, r) in running where wanted[key] == nil {
                 r.loop.markRemoved()
                 r.task.cancel()
+                retired.withLock { $0.append(r.task) }
                 running.removeValue(forKey: key)
                 status.removeTarget(key)
             }
@@ -144,7 +148,7 @@ public final class ScrapeManager: Service {
             return tasks
         }
         for t in tasks { t.cancel() }
-        for t in tasks { await t.value }
+        for t in tasks + retired.withLock({ $0 }) { await t.value }
         logger.info("scraping stopped")
     }
 }

@@ -25,11 +25,23 @@ import Glibc
         return out.sorted()
     }
 
-    /// A metric value from Outpost's `/metrics` (first line starting with `prefix`).
-    static func metric(_ port: Int, _ prefix: String) -> Double? {
+    /// A metric value from Outpost's `/metrics` (first line starting with `prefix` and containing
+    /// `containing`).
+    static func metric(_ port: Int, _ prefix: String, containing: String = "") -> Double? {
         guard let body = Harness.get(port: port, path: "/metrics")?.body else { return nil }
-        guard let line = body.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        guard let line = body.split(separator: "\n").first(where: { $0.hasPrefix(prefix) && (containing.isEmpty || $0.contains(containing)) })
+        else { return nil }
         return Double(line.split(separator: " ").last ?? "")
+    }
+
+    /// Rewrites the configuration to `remoteOnly` (no scrape jobs), reloads with SIGHUP and waits
+    /// until Outpost lists no targets: from then on nothing more is appended.
+    static func stopScraping(_ process: ChildProcess, port: Int, configPath: String, remoteOnly: String) async throws {
+        try remoteOnly.write(toFile: configPath, atomically: true, encoding: .utf8)
+        kill(process.pid, SIGHUP)
+        _ = try await Harness.eventually("scraping stopped") {
+            Harness.get(port: port, path: "/api/v1/targets")?.body.contains("\"activeTargets\":[]") == true ? true : nil
+        }
     }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -70,7 +82,7 @@ import Glibc
         defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
         /// Windows in which Outpost was not running: a gap in `up` there is expected.
         var downtimes: [(from: Int64, to: Int64)] = []
-        do {
+        try await outpost.showingLogOnFailure {
             _ = try await Harness.eventually("first samples") { receiver.query("up{job=\"node\"}")?.first }
             let testStart = Self.now() - 2_000
 
@@ -120,9 +132,6 @@ import Glibc
             let duringOutage = stamps.filter { $0 > outageStart && $0 < outageEnd }.count
             let outageRunning = (outageEnd - outageStart) - downtimes.prefix(2).reduce(0) { $0 + ($1.to - $1.from) }
             #expect(Double(duringOutage) >= Double(outageRunning) / 1000 - 4, "samples scraped during the outage: \(duringOutage)")
-        } catch {
-            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
-            throw error
         }
     }
 
@@ -162,7 +171,7 @@ import Glibc
             ], logDir: dir)
         var all = [node, liveProcess, outpost]
         defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
-        do {
+        try await outpost.showingLogOnFailure {
             // The dead endpoint's backlog outgrows the budget and starts being dropped.
             let dropped = try await Harness.eventually("disk budget drops for the dead endpoint", timeout: .seconds(90)) {
                 () -> Double? in
@@ -182,11 +191,7 @@ import Glibc
 
             // Stop scraping (reload without targets), bring the dead endpoint's receiver up, and account:
             // every appended sample either arrived there or is in the drop counter.
-            try (remote).write(toFile: configPath, atomically: true, encoding: .utf8)
-            kill(outpost.pid, SIGHUP)
-            _ = try await Harness.eventually("scraping stopped") {
-                Harness.get(port: outpostPort, path: "/api/v1/targets")?.body.contains("\"activeTargets\":[]") == true ? true : nil
-            }
+            try await Self.stopScraping(outpost, port: outpostPort, configPath: configPath, remoteOnly: remote)
             let deadReceiver = try PrometheusReceiver(port: deadPort, dir: dir + "/dead")
             all.append(try deadReceiver.start(logDir: dir))
             var seen = ""
@@ -203,9 +208,6 @@ import Glibc
             }
             let (appended, received, lost) = try #require(drained, "\(seen)")
             #expect(received + lost == appended, "appended \(appended), received \(received), counted lost \(lost)")
-        } catch {
-            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
-            throw error
         }
     }
 
@@ -255,7 +257,7 @@ import Glibc
         all.append(try receiver.start(logDir: dir))
         let second = try ChildProcess("outpost-2", Harness.outpostBinary, arguments, logDir: dir)
         all.append(second)
-        do {
+        try await second.showingLogOnFailure {
             _ = try await Harness.eventually("outpost ready on the damaged directory", timeout: .seconds(30)) {
                 Harness.get(port: outpostPort, path: "/-/ready")?.status == 200 ? true : nil
             }
@@ -271,9 +273,6 @@ import Glibc
             #expect((stamps.first ?? .max) < backlogStart + 2_000)
             #expect((stamps.last ?? 0) > restart)
             #expect(stamps.contains { $0 > backlogStart + 2_000 && $0 < restart })
-        } catch {
-            Issue.record("\(error)\n--- outpost log ---\n\(second.log().suffix(3000))")
-            throw error
         }
     }
 
@@ -303,7 +302,7 @@ import Glibc
             logDir: dir)
         var all = [node, outpost]
         defer { for p in all where p.isRunning { kill(p.pid, SIGKILL) } }
-        do {
+        try await outpost.showingLogOnFailure {
             // Nothing listens at the receiver's address for 8 s.
             _ = try await Harness.eventually("outpost ready", timeout: .seconds(30)) {
                 Harness.get(port: outpostPort, path: "/-/ready")?.status == 200 ? true : nil
@@ -313,16 +312,13 @@ import Glibc
             let receiverStart = Self.now()
             all.append(try receiver.start(logDir: dir))
             try await Task.sleep(for: .seconds(2))
-            try remote.write(toFile: configPath, atomically: true, encoding: .utf8)
-            kill(outpost.pid, SIGHUP)
+            try await Self.stopScraping(outpost, port: outpostPort, configPath: configPath, remoteOnly: remote)
             var seen = ""
             let drained = try? await Harness.eventually("all accounted for", timeout: .seconds(60)) {
                 () -> (Double, Double, Double)? in
                 let appended = Self.metric(outpostPort, "outpost_wal_samples_appended_total")
-                let tooOld = Self.metric(outpostPort, "prometheus_remote_storage_samples_dropped_total{remote_name=\"prom\"") == nil
-                    ? nil : Harness.get(port: outpostPort, path: "/metrics")?.body.split(separator: "\n")
-                        .first { $0.hasPrefix("prometheus_remote_storage_samples_dropped_total") && $0.contains("too_old") }
-                        .flatMap { Double($0.split(separator: " ").last ?? "") }
+                let tooOld = Self.metric(
+                    outpostPort, "prometheus_remote_storage_samples_dropped_total{", containing: "reason=\"too_old\"")
                 let received = Harness.headSamplesAppended(port: promPort)
                 seen = "appended \(String(describing: appended)), received \(String(describing: received)), too old \(String(describing: tooOld))"
                 guard let appended, let tooOld, let received, received + tooOld >= appended else { return nil }
@@ -334,9 +330,6 @@ import Glibc
             // Nothing older than the limit (plus a send's worth of slack) was delivered.
             let stamps = try #require(Self.upTimestamps(receiver, job: "node", window: 120))
             #expect((stamps.first ?? 0) >= receiverStart - 3_000 - 1_500, "oldest delivered \(stamps.first ?? 0), receiver up at \(receiverStart)")
-        } catch {
-            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
-            throw error
         }
     }
 
@@ -396,11 +389,12 @@ import Glibc
         #expect(await second.stop() == 0)
         let third = try await start(3)
         // Stop scraping, then wait until everything is delivered.
-        try remote.write(toFile: configPath, atomically: true, encoding: .utf8)
-        kill(third.pid, SIGHUP)
+        try await Self.stopScraping(third, port: outpostPort, configPath: configPath, remoteOnly: remote)
         var rows = 0.0
         var stable = 0
-        while stable < 8 {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while stable < 8 && clock.now < deadline {
             try await Task.sleep(for: .milliseconds(500))
             let now = vmRows() ?? 0
             stable = now == rows && Self.metric(outpostPort, "prometheus_remote_storage_samples_pending{") == 0 ? stable + 1 : 0

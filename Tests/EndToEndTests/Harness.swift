@@ -153,6 +153,16 @@ final class ChildProcess {
 
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// Runs `body`; if it throws, records the error with the tail of this process' log, then rethrows.
+    func showingLogOnFailure<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            Issue.record("\(error)\n--- \(name) log ---\n\(log().suffix(3000))")
+            throw error
+        }
+    }
+
     deinit {
         if process.isRunning { kill(pid, SIGKILL) }
     }

@@ -63,7 +63,7 @@ extension Tag {
             for p in [outpost, node, node2, prometheus] where p.isRunning { kill(p.pid, SIGKILL) }
         }
 
-        do {
+        try await outpost.showingLogOnFailure {
             _ = try await Harness.eventually("outpost ready", timeout: .seconds(30)) {
                 Harness.get(port: outpostPort, path: "/-/ready")?.status == 200 ? true : nil
             }
@@ -147,9 +147,6 @@ extension Tag {
             #expect(exit == 0)
             #expect(clock.now - before < .seconds(15))
             #expect(outpost.log().contains("WAL closed"))
-        } catch {
-            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(4000))")
-            throw error
         }
         await node.stop()
         await prometheus.stop()

@@ -128,7 +128,7 @@ import Glibc
         defer {
             for p in [outpost, exporter, oracle, receiverProcess] where p.isRunning { kill(p.pid, SIGKILL) }
         }
-        do {
+        try await outpost.showingLogOnFailure {
             // Both sides have every job's app series (or, for the limited job, up == 0).
             for side in [oracleDB, receiver] {
                 _ = try await Harness.eventually("app series for both jobs on \(side.port)") {
@@ -190,9 +190,6 @@ import Glibc
             #expect(targets.contains("label_name_length_limit exceeded"))
             #expect(targets.contains("label_value_length_limit exceeded"))
             #expect(targets.contains("target_limit exceeded (number of targets: 2, limit: 1)"))
-        } catch {
-            Issue.record("\(error)\n--- outpost log ---\n\(outpost.log().suffix(3000))")
-            throw error
         }
     }
 
