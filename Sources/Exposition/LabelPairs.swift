@@ -1,7 +1,8 @@
-/// Reads the label pairs of a label set that ``TextParser`` already validated, unescaping values.
-/// Runs only on scrape-cache misses.
+/// Reads label pairs and quoted names that a parser already validated, unescaping them.
+/// Runs only on scrape-cache misses, so it may allocate.
 public enum LabelPairs {
-    /// Calls `body` with each label name and unescaped value, in exposition order.
+    /// Calls `visit` with each label name and unescaped value of `range` (the inside of a label
+    /// set), in exposition order. Names may be plain or quoted; a quoted metric name is skipped.
     public static func forEach(
         in body: UnsafeRawBufferPointer,
         range: Range<Int>,
@@ -10,37 +11,75 @@ public enum LabelPairs {
         var i = range.lowerBound
         let end = range.upperBound
         func skipBlanks() {
-            while i < end, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: "\t") { i += 1 }
+            while i < end, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: "\t") || body[i] == 0x0D { i += 1 }
+        }
+        func quotedString() -> [UInt8] {
+            i += 1  // opening quote
+            var out: [UInt8] = []
+            while i < end, body[i] != UInt8(ascii: "\"") {
+                if body[i] == UInt8(ascii: "\\"), i + 1 < end {
+                    appendEscape(body[i + 1], to: &out)
+                    i += 2
+                } else {
+                    out.append(body[i])
+                    i += 1
+                }
+            }
+            i += 1  // closing quote
+            return out
         }
         while i < end {
             skipBlanks()
             guard i < end else { return }
-            let nameStart = i
-            while i < end, isNameChar(body[i]) { i += 1 }
-            let name = Array(body[nameStart..<i])
-            while i < end, body[i] != UInt8(ascii: "\"") { i += 1 }
-            i += 1
-            var value: [UInt8] = []
-            while i < end, body[i] != UInt8(ascii: "\"") {
-                var b = body[i]
-                if b == UInt8(ascii: "\\"), i + 1 < end {
-                    i += 1
-                    switch body[i] {
-                    case UInt8(ascii: "n"): b = UInt8(ascii: "\n")
-                    case UInt8(ascii: "\\"): b = UInt8(ascii: "\\")
-                    case UInt8(ascii: "\""): b = UInt8(ascii: "\"")
-                    default:
-                        value.append(UInt8(ascii: "\\"))
-                        b = body[i]
-                    }
+            let name: [UInt8]
+            if body[i] == UInt8(ascii: "\"") {
+                name = quotedString()
+                skipBlanks()
+                if i >= end || body[i] != UInt8(ascii: "=") {  // the quoted metric name, not a label
+                    if i < end, body[i] == UInt8(ascii: ",") { i += 1 }
+                    continue
                 }
-                value.append(b)
-                i += 1
+            } else {
+                let nameStart = i
+                while i < end, isNameChar(body[i]) { i += 1 }
+                name = Array(body[nameStart..<i])
             }
-            i += 1
+            while i < end, body[i] != UInt8(ascii: "\"") { i += 1 }
+            let value = quotedString()
             visit(name, value)
             skipBlanks()
             if i < end, body[i] == UInt8(ascii: ",") { i += 1 }
+        }
+    }
+
+    /// The metric name of a sample line, unescaped when it was quoted.
+    public static func metricName(in body: UnsafeRawBufferPointer, _ sample: ExpositionSample) -> [UInt8] {
+        guard sample.nameQuoted else { return Array(body[sample.name]) }
+        var out: [UInt8] = []
+        out.reserveCapacity(sample.name.count)
+        var i = sample.name.lowerBound
+        while i < sample.name.upperBound {
+            if body[i] == UInt8(ascii: "\\"), i + 1 < sample.name.upperBound {
+                appendEscape(body[i + 1], to: &out)
+                i += 2
+            } else {
+                out.append(body[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// `\\`, `\"` and `\n` stand for one byte; any other escape is kept as written, as Prometheus
+    /// keeps it.
+    private static func appendEscape(_ e: UInt8, to out: inout [UInt8]) {
+        switch e {
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
+        case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
+        default:
+            out.append(UInt8(ascii: "\\"))
+            out.append(e)
         }
     }
 }

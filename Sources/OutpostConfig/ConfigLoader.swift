@@ -51,8 +51,15 @@ public enum ConfigLoader {
 
     static func parseGlobal(_ node: Node, file: String) throws(ConfigError) -> GlobalConfig {
         let f = try YAMLFields(
-            node, file: file, context: "global", allowed: ["scrape_interval", "scrape_timeout", "external_labels"])
+            node, file: file, context: "global",
+            allowed: [
+                "scrape_interval", "scrape_timeout", "external_labels", "scrape_protocols", "body_size_limit",
+                "metric_name_validation_scheme", "metric_name_escaping_scheme",
+            ])
         var g = GlobalConfig()
+        if f.has("scrape_protocols") { g.scrapeProtocols = try scrapeProtocols(f, context: "for global config") }
+        g.bodySizeLimit = try byteSize(f, "body_size_limit") ?? 0
+        (g.nameValidation, g.nameEscaping) = try nameSchemes(f, inherited: nil)
         if let d = try f.duration("scrape_interval") {
             guard d > .zero else { throw f.error("scrape_interval", "must be greater than 0") }
             g.scrapeInterval = d
@@ -83,13 +90,18 @@ public enum ConfigLoader {
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "honor_labels",
                 "honor_timestamps", "track_timestamps_staleness", "static_configs", "relabel_configs",
                 "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
-                "label_value_length_limit", "target_limit", "keep_dropped_targets",
+                "label_value_length_limit", "target_limit", "keep_dropped_targets", "scrape_protocols",
+                "fallback_scrape_protocol", "body_size_limit", "enable_compression", "metric_name_validation_scheme",
+                "metric_name_escaping_scheme",
             ])
         var c = ScrapeConfig()
         guard let job = try f.string("job_name"), !job.isEmpty else {
             throw ConfigError(file: file, line: f.line, message: "scrape_configs[\(index)]: job_name is required")
         }
         c.jobName = job
+        // Any change to the job's settings restarts its loops on reload, as Prometheus reloads a
+        // scrape pool whose config changed.
+        c.fingerprint = String(FNV1a64.hash((try? Yams.serialize(node: node)) ?? ""), radix: 16)
         c.scrapeInterval = try f.duration("scrape_interval") ?? global.scrapeInterval
         guard c.scrapeInterval > .zero else { throw f.error("scrape_interval", "must be greater than 0") }
         if let t = try f.duration("scrape_timeout") {
@@ -122,6 +134,21 @@ public enum ConfigLoader {
         c.labelValueLengthLimit = try f.int("label_value_length_limit") ?? 0
         c.targetLimit = try f.int("target_limit") ?? 0
         c.keepDroppedTargets = try f.int("keep_dropped_targets") ?? 0
+        let forJob = "for scrape config with job name \"\(job)\""
+        c.scrapeProtocols =
+            f.has("scrape_protocols") ? try scrapeProtocols(f, context: forJob) : global.scrapeProtocols
+        if let name = try f.string("fallback_scrape_protocol") {
+            guard let p = ScrapeProtocol(rawValue: name) else {
+                throw f.error(
+                    "fallback_scrape_protocol",
+                    "invalid fallback_scrape_protocol \(forJob): unknown scrape protocol \(name), supported: \(supportedProtocols)")
+            }
+            guard p != .prometheusProto else { throw f.error("fallback_scrape_protocol", protobufUnsupported) }
+            c.fallbackScrapeProtocol = p
+        }
+        c.bodySizeLimit = try byteSize(f, "body_size_limit") ?? global.bodySizeLimit
+        c.enableCompression = try f.bool("enable_compression") ?? true
+        (c.nameValidation, c.nameEscaping) = try nameSchemes(f, inherited: global)
         for (j, sc) in try f.sequence("static_configs").enumerated() {
             let sf = try YAMLFields(
                 sc, file: file, context: "scrape_configs[\(index)].static_configs[\(j)]", allowed: ["targets", "labels"])
@@ -139,6 +166,70 @@ public enum ConfigLoader {
             c.staticConfigs.append(s)
         }
         return c
+    }
+
+    static let supportedProtocols =
+        "[" + ScrapeProtocol.allCases.map(\.rawValue).sorted().joined(separator: " ") + "]"
+    static let protobufUnsupported =
+        "PrometheusProto is not supported by Outpost (it reads the text and OpenMetrics formats); remove it"
+
+    /// `scrape_protocols`: known names, no repeats, not empty.
+    static func scrapeProtocols(_ f: YAMLFields, context: String) throws(ConfigError) -> [ScrapeProtocol] {
+        let names = try f.stringList("scrape_protocols")
+        guard !names.isEmpty else { throw f.error("scrape_protocols", "scrape_protocols cannot be empty") }
+        var out: [ScrapeProtocol] = []
+        for name in names {
+            guard let p = ScrapeProtocol(rawValue: name) else {
+                throw f.error(
+                    "scrape_protocols", "unknown scrape protocol \(name), supported: \(supportedProtocols) \(context)")
+            }
+            guard p != .prometheusProto else { throw f.error("scrape_protocols", protobufUnsupported) }
+            guard !out.contains(p) else {
+                throw f.error("scrape_protocols", "duplicated protocol in scrape_protocols, got \(names)")
+            }
+            out.append(p)
+        }
+        return out
+    }
+
+    /// `metric_name_validation_scheme` and `metric_name_escaping_scheme`, with Prometheus 3's
+    /// defaults: UTF-8 names allowed, escaping `allow-utf-8` (`underscores` under legacy validation).
+    static func nameSchemes(
+        _ f: YAMLFields, inherited: GlobalConfig?
+    ) throws(ConfigError) -> (NameValidationScheme, String) {
+        var validation = inherited?.nameValidation ?? .utf8
+        if let v = try f.string("metric_name_validation_scheme") {
+            guard let scheme = NameValidationScheme(rawValue: v) else {
+                throw f.error("metric_name_validation_scheme", "unrecognized ValidationScheme: \"\(v)\"")
+            }
+            validation = scheme
+        }
+        var escaping = validation == .utf8 ? "allow-utf-8" : "underscores"
+        if let inherited, !f.has("metric_name_validation_scheme"), !f.has("metric_name_escaping_scheme") {
+            escaping = inherited.nameEscaping
+        }
+        if let e = try f.string("metric_name_escaping_scheme") {
+            guard ["allow-utf-8", "underscores", "dots", "values"].contains(e) else {
+                throw f.error(
+                    "metric_name_escaping_scheme",
+                    "unknown name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got \"\(e)\"")
+            }
+            escaping = e
+        }
+        if escaping == "allow-utf-8" && validation == .legacy {
+            throw f.error(
+                "metric_name_escaping_scheme", "utf8 metric names requested but validation scheme is not set to UTF8")
+        }
+        return (validation, escaping)
+    }
+
+    /// A size such as `10MB`, `512KiB` or `1GB512MB` (units of 1024, as Prometheus reads them); 0 allowed.
+    static func byteSize(_ f: YAMLFields, _ key: String) throws(ConfigError) -> Int? {
+        guard let text = try f.string(key) else { return nil }
+        guard let n = ByteSize.parse(text) else {
+            throw f.error(key, "not a valid size: \"\(text)\" (use a number and a unit: B, KB, MB, GB, TB, KiB, MiB, …)")
+        }
+        return n
     }
 
     static func parseRemoteWrite(_ node: Node, index: Int, file: String) throws(ConfigError) -> RemoteWriteConfig {

@@ -17,12 +17,19 @@ public struct GlobalConfig: Sendable {
     public var scrapeTimeout: Duration = .seconds(10)
     /// Added to every series on its way out, unless the series has a label of the same name.
     public var externalLabels: Labels = .empty
+    /// Defaults for every job (see ``ScrapeConfig``).
+    public var scrapeProtocols: [ScrapeProtocol] = ScrapeProtocol.defaults
+    public var bodySizeLimit = 0
+    public var nameValidation = NameValidationScheme.utf8
+    public var nameEscaping = "allow-utf-8"
     public init() {}
 }
 
 /// One `scrape_configs` entry: a job and how to scrape its targets.
 public struct ScrapeConfig: Sendable {
     public var jobName: String = ""
+    /// A hash of the job's configuration text: equal for equal settings.
+    public var fingerprint: String = ""
     public var scrapeInterval: Duration = .seconds(60)
     public var scrapeTimeout: Duration = .seconds(10)
     public var metricsPath: String = "/metrics"
@@ -46,6 +53,19 @@ public struct ScrapeConfig: Sendable {
     public var targetLimit = 0
     /// How many targets dropped by relabeling are kept for `/api/v1/targets`; 0 keeps all.
     public var keepDroppedTargets = 0
+    /// The formats offered to targets, most preferred first.
+    public var scrapeProtocols: [ScrapeProtocol] = ScrapeProtocol.defaults
+    /// The format assumed when a target sends no usable `Content-Type`. Prometheus 3 fails such a
+    /// scrape when this is unset; Outpost reads it as the text format, as Prometheus 2 did, so a
+    /// target that worked under the old agent keeps working.
+    public var fallbackScrapeProtocol: ScrapeProtocol? = nil
+    /// The most bytes (after decompression) a scrape may return; 0: no limit.
+    public var bodySizeLimit = 0
+    /// Ask targets for gzip.
+    public var enableCompression = true
+    public var nameValidation = NameValidationScheme.utf8
+    /// The `escaping=` value offered with the formats that take one.
+    public var nameEscaping = "allow-utf-8"
     public init() {}
 }
 

@@ -1,4 +1,6 @@
+import Exposition
 import Logging
+import OutpostConfig
 import OutpostModel
 import Synchronization
 import Telemetry
@@ -13,12 +15,14 @@ struct ScrapeMetrics: Sendable {
     let targetsDown: GaugeMetric
     let targetsUnknown: GaugeMetric
     let duplicates: CounterMetric
+    let outOfOrder: CounterMetric
 
     init(registry: MetricsRegistry) {
         targetsUp = registry.makeGauge(name: MetricName.targets, labels: [("health", "up")])
         targetsDown = registry.makeGauge(name: MetricName.targets, labels: [("health", "down")])
         targetsUnknown = registry.makeGauge(name: MetricName.targets, labels: [("health", "unknown")])
         duplicates = registry.makeCounter(name: MetricName.scrapeDuplicates)
+        outOfOrder = registry.makeCounter(name: MetricName.scrapeOutOfOrder)
     }
 
     func gauge(_ h: TargetHealth) -> GaugeMetric {
@@ -43,6 +47,7 @@ final class ScrapeLoop: Sendable {
     private let scrapes: CounterMetric
     private let failures: CounterMetric
     private let limitExceeded: CounterMetric
+    private let bodyLimitExceeded: CounterMetric
     /// Set when the target was removed (not at shutdown): the loop then writes end-of-run staleness.
     private let markStaleOnStop = Atomic<Bool>(false)
 
@@ -58,6 +63,7 @@ final class ScrapeLoop: Sendable {
         self.offsetSeed = offsetSeed
         self.logger = logger
         self.limitExceeded = registry.makeCounter(name: MetricName.scrapesExceededSampleLimit)
+        self.bodyLimitExceeded = registry.makeCounter(name: MetricName.scrapesExceededBodySizeLimit)
         self.scrapes = registry.makeCounter(name: MetricName.targetScrapesTotal, labels: [("job", target.job)])
         self.failures = registry.makeCounter(name: MetricName.targetScrapeFailures, labels: [("job", target.job)])
     }
@@ -72,8 +78,10 @@ final class ScrapeLoop: Sendable {
         metrics.gauge(health).increment()
         let clock = ContinuousClock()
         var next = clock.now + target.offset(nowNanoseconds: Timestamp.nowNanoseconds(), seed: offsetSeed)
+        let options = target.options
         let headers: [(String, String)] = [
-            ("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1"),
+            ("Accept", acceptHeader(options.scrapeProtocols, escaping: options.nameEscaping)),
+            ("Accept-Encoding", options.enableCompression ? "gzip" : "identity"),
             ("User-Agent", BuildInfo.userAgent),
             ("X-Prometheus-Scrape-Timeout-Seconds", formatSeconds(target.timeout.seconds)),
         ]
@@ -100,6 +108,7 @@ final class ScrapeLoop: Sendable {
             if error != nil { failures.increment() }
             if kind == .sampleLimit { limitExceeded.increment() }
             if report.duplicates > 0 { metrics.duplicates.increment(by: Int64(report.duplicates)) }
+            if report.outOfOrder > 0 { metrics.outOfOrder.increment(by: Int64(report.outOfOrder)) }
             let newHealth: TargetHealth = error == nil ? .up : .down
             if newHealth != health {
                 metrics.gauge(health).decrement()
@@ -135,19 +144,57 @@ final class ScrapeLoop: Sendable {
         }
         let result: HTTPResult
         do {
-            result = try await transport.get(url: target.url, headers: headers, timeout: target.timeout)
+            result = try await transport.get(
+                url: target.url, headers: headers, timeout: target.timeout, bodyLimit: target.options.bodySizeLimit)
         } catch {
             core.failed(timestamp: timestamp)
+            if error.kind == .tooLarge { bodyLimitExceeded.increment() }
             return (ScrapeReport(), error.description, nil)
         }
         guard result.status == 200 else {
             core.failed(timestamp: timestamp)
             return (ScrapeReport(), "server returned HTTP status \(result.status) \(reasonPhrase(result.status))", nil)
         }
-        let outcome = result.body.withUnsafeBytes { core.ingest(body: $0, timestamp: timestamp) }
+        // The parser follows the response's Content-Type; without a usable one, the job's fallback
+        // (the text format unless configured otherwise, as Prometheus 2 did).
+        let format: ExpositionFormat
+        switch ContentType.format(of: result.header("Content-Type")) {
+        case .success(let f): format = f
+        case .failure(let problem):
+            let fallback = target.options.fallbackProtocol ?? .prometheusText0_0_4
+            format = fallback.format
+            logger.debug(
+                "\(problem), using fallback_scrape_protocol \"\(fallback.rawValue)\"", metadata: ["target": "\(target.url)"])
+        }
+        let outcome = result.body.withUnsafeBytes { core.ingest(body: $0, format: format, timestamp: timestamp) }
         switch outcome {
         case .success(let report): return (report, nil, nil)
         case .failure(let error): return (ScrapeReport(), error.description, error.kind)
+        }
+    }
+}
+
+/// The `Accept` header Prometheus sends for `protocols`: weights from 0.6 down, `escaping=` on the
+/// formats that can carry UTF-8 names, anything else last.
+func acceptHeader(_ protocols: [ScrapeProtocol], escaping: String) -> String {
+    var weight = ScrapeProtocol.allCases.count + 1
+    var parts: [String] = []
+    for p in protocols {
+        var value = p.mediaType
+        if p.takesEscaping { value += ";escaping=" + escaping }
+        parts.append(value + ";q=0.\(weight)")
+        weight -= 1
+    }
+    parts.append("*/*;q=0.\(weight)")
+    return parts.joined(separator: ",")
+}
+
+extension ScrapeProtocol {
+    var format: ExpositionFormat {
+        switch self {
+        case .prometheusProto: .prometheusProto
+        case .openMetricsText0_0_1, .openMetricsText1_0_0: .openMetrics
+        case .prometheusText0_0_4, .prometheusText1_0_0: .prometheusText
         }
     }
 }

@@ -21,6 +21,8 @@ public struct ScrapeReport: Sendable, Equatable {
     public var samplesPostRelabeling = 0
     public var seriesAdded = 0
     public var duplicates = 0
+    /// Samples whose own timestamp was not newer than the series' last one.
+    public var outOfOrder = 0
     /// Staleness markers written for series that disappeared.
     public var staleMarkers = 0
 
@@ -47,6 +49,8 @@ public struct ScrapeLoopCore {
     /// Entries seen by the last successful scrape.
     private var previous: [Int32] = []
     private var current: [Int32] = []
+    /// Explicit timestamps accepted by the scrape in progress, committed to the cache when it succeeds.
+    private var explicitTimestamps: [(Int32, Int64)] = []
     /// Refs of the synthetic series, resolved once.
     private let reportRefs: [SeriesRef]
 
@@ -77,13 +81,31 @@ public struct ScrapeLoopCore {
     /// invalid series, nothing is kept from this body and every series of the previous scrape is
     /// marked stale, as Prometheus does.
     public mutating func ingest(
-        body: UnsafeRawBufferPointer, timestamp: Int64
+        body: UnsafeRawBufferPointer, format: ExpositionFormat = .prometheusText, timestamp: Int64
+    ) -> Result<ScrapeReport, ScrapeBodyError> {
+        switch format {
+        case .openMetrics:
+            var parser = OpenMetricsParser(body)
+            return ingest(&parser, body: body, timestamp: timestamp)
+        case .prometheusText:
+            var parser = TextParser(body)
+            return ingest(&parser, body: body, timestamp: timestamp)
+        case .prometheusProto:
+            iteration &+= 1
+            let error = ScrapeBodyError(
+                kind: .parse, message: "the Prometheus protobuf format is not supported; offer a text format in scrape_protocols")
+            return .failure(fail(error, timestamp: timestamp))
+        }
+    }
+
+    private mutating func ingest<P: ExpositionParser>(
+        _ parser: inout P, body: UnsafeRawBufferPointer, timestamp: Int64
     ) -> Result<ScrapeReport, ScrapeBodyError> {
         iteration &+= 1
         samples.removeAll(keepingCapacity: true)
         current.removeAll(keepingCapacity: true)
+        explicitTimestamps.removeAll(keepingCapacity: true)
         var report = ScrapeReport()
-        var parser = TextParser(body)
         var line = ExpositionSample()
         let options = target.options
         do {
@@ -91,9 +113,11 @@ public struct ScrapeLoopCore {
                 report.samplesScraped += 1
                 let key = UnsafeRawBufferPointer(rebasing: body[line.series])
                 let hash = SeriesCache.hash(key)
+                let explicit = options.honorTimestamps ? line.timestamp : nil
                 let entry: Int
                 if let e = cache.find(key, hash: hash) {
-                    if cache.entries[e].lastSeen == iteration {
+                    // A series repeated without its own timestamp is a duplicate: the first one counts.
+                    if cache.entries[e].lastSeen == iteration && explicit == nil {
                         report.duplicates += 1
                         continue
                     }
@@ -111,7 +135,15 @@ public struct ScrapeLoopCore {
                 }
                 let ref = cache.entries[entry].ref
                 if ref == SeriesCache.dropped { continue }
-                let explicit = options.honorTimestamps ? line.timestamp : nil
+                if let explicit {
+                    // As the Prometheus agent does: a sample not newer than the last one appended
+                    // for its series, in an earlier scrape, is out of order and dropped.
+                    if explicit <= cache.entries[entry].lastTimestamp {
+                        report.outOfOrder += 1
+                        continue
+                    }
+                    explicitTimestamps.append((Int32(entry), explicit))
+                }
                 // Series with their own timestamps are not tracked for staleness unless asked to be.
                 if explicit == nil || options.trackTimestampsStaleness { current.append(Int32(entry)) }
                 samples.append(Sample(ref: ref, timestamp: explicit ?? timestamp, value: line.value))
@@ -126,6 +158,9 @@ public struct ScrapeLoopCore {
         report.samplesPostRelabeling = samples.count
         if options.sampleLimit > 0 && samples.count > options.sampleLimit {
             return .failure(fail(ScrapeBodyError(kind: .sampleLimit, message: "sample limit exceeded"), timestamp: timestamp))
+        }
+        for (e, ts) in explicitTimestamps where ts > cache.entries[Int(e)].lastTimestamp {
+            cache.entries[Int(e)].lastTimestamp = ts
         }
         for e in previous where cache.entries[Int(e)].lastSeen != iteration {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
@@ -182,11 +217,25 @@ public struct ScrapeLoopCore {
     /// for what fails the whole scrape in Prometheus: duplicate or invalid label names, a missing
     /// metric name, an exceeded label limit.
     private func seriesLabels(body: UnsafeRawBufferPointer, line: ExpositionSample) throws -> Labels? {
-        var scraped: [([UInt8], [UInt8])] = [(Array("__name__".utf8), Array(body[line.name]))]
+        var scraped: [([UInt8], [UInt8])] = [(Array("__name__".utf8), LabelPairs.metricName(in: body, line))]
         var duplicate: [UInt8]? = nil
+        // Prometheus spells the bucket and quantile bounds of classic histograms and summaries the
+        // OpenMetrics way (`le="1.0"`), whatever the target wrote.
+        let normalized: StaticString? =
+            switch line.type {
+            case .histogram: "le"
+            case .summary: "quantile"
+            default: nil
+            }
         LabelPairs.forEach(in: body, range: line.labels) { name, value in
             if duplicate == nil && scraped.contains(where: { $0.0 == name }) { duplicate = name }
-            scraped.append((name, value))
+            if let normalized, name.elementsEqual(UnsafeRawBufferPointer(start: normalized.utf8Start, count: normalized.utf8CodeUnitCount)),
+                let canonical = OpenMetricsFloat.normalize(value)
+            {
+                scraped.append((name, canonical))
+            } else {
+                scraped.append((name, value))
+            }
         }
         if let duplicate {
             throw ScrapeBodyError(
@@ -215,17 +264,25 @@ public struct ScrapeLoopCore {
         return labels
     }
 
-    /// Prometheus' checks on a new series: a metric name, valid names, and the label limits.
+    /// Prometheus' checks on a new series: a metric name, names valid under the job's
+    /// `metric_name_validation_scheme`, UTF-8 values, and the label limits.
     static func validate(_ labels: Labels, _ options: ScrapeOptions) throws {
         let metric = labels["__name__"] ?? ""
         guard !metric.isEmpty else { throw ScrapeBodyError(message: "missing metric name (__name__ label)") }
         var count = 0
         var problem: String? = nil
+        let legacy = options.nameValidation == .legacy
         labels.forEach { name, value in
             count += 1
             guard problem == nil else { return }
             let isName = name.elementsEqual("__name__".utf8)
-            if isName ? !isValidMetricName(value) : !isLegacyLabelName(Array(name)) {
+            let validName =
+                if isName {
+                    legacy ? isValidMetricName(value) : isValidUTF8(value)
+                } else {
+                    legacy ? isLegacyLabelName(Array(name)) : (!name.isEmpty && isValidUTF8(name))
+                }
+            if !validName || !isValidUTF8(value) {
                 problem = "invalid metric name or label names: \(labels)"
             } else if options.labelNameLengthLimit > 0 && name.count > options.labelNameLengthLimit {
                 problem = "label_name_length_limit exceeded (metric: \(metric.prefix(50)), label name: "

@@ -14,6 +14,13 @@ public struct ScrapeOptions: Sendable {
     public var labelLimit = 0
     public var labelNameLengthLimit = 0
     public var labelValueLengthLimit = 0
+    public var nameValidation = NameValidationScheme.utf8
+    /// What the loop asks for and how it reads the answer.
+    public var scrapeProtocols: [ScrapeProtocol] = ScrapeProtocol.defaults
+    public var fallbackProtocol: ScrapeProtocol? = nil
+    public var nameEscaping = "allow-utf-8"
+    public var bodySizeLimit = 0
+    public var enableCompression = true
     public init() {}
 
     init(_ job: ScrapeConfig) {
@@ -25,6 +32,12 @@ public struct ScrapeOptions: Sendable {
         labelLimit = job.labelLimit
         labelNameLengthLimit = job.labelNameLengthLimit
         labelValueLengthLimit = job.labelValueLengthLimit
+        nameValidation = job.nameValidation
+        scrapeProtocols = job.scrapeProtocols
+        fallbackProtocol = job.fallbackScrapeProtocol
+        nameEscaping = job.nameEscaping
+        bodySizeLimit = job.bodySizeLimit
+        enableCompression = job.enableCompression
     }
 }
 
@@ -123,7 +136,7 @@ public struct ScrapeTarget: Sendable {
         for name in b.allNames where name.hasPrefix("__") { b.remove(name) }
         let labels = b.labels()
         let key = job.jobName + "|" + url + "|" + labels.description + "|" + PromDuration.format(interval) + "|"
-            + PromDuration.format(timeout)
+            + PromDuration.format(timeout) + "|" + job.fingerprint
         return .active(
             ScrapeTarget(
                 key: key, job: job.jobName, url: url, labels: labels, discoveredLabels: discovered,

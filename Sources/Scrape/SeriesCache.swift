@@ -19,13 +19,15 @@ struct SeriesCache {
         var keyLength: Int
         var ref: SeriesRef
         var lastSeen: UInt32
+        /// The newest explicit timestamp appended for the series, for out-of-order detection.
+        var lastTimestamp: Int64 = .min
     }
 
     /// The ref of a series that metric relabeling dropped: cached so it is not relabeled again.
     /// The WAL hands out refs from 1.
     static let dropped = SeriesRef(0)
 
-    private(set) var entries: [Entry] = []
+    var entries: [Entry] = []
     private var arena: [UInt8] = []
     private var index: [Int32] = Array(repeating: -1, count: 1024)
 
@@ -57,10 +59,15 @@ struct SeriesCache {
 
     /// Adds `key` → `ref`; the key must not be present.
     @discardableResult
-    mutating func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, ref: SeriesRef, seen: UInt32) -> Int {
+    mutating func insert(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, ref: SeriesRef, seen: UInt32, lastTimestamp: Int64 = .min
+    ) -> Int {
         if (entries.count + 1) * 2 > index.count { grow() }
         let e = entries.count
-        entries.append(Entry(hash: hash, keyStart: arena.count, keyLength: key.count, ref: ref, lastSeen: seen))
+        entries.append(
+            Entry(
+                hash: hash, keyStart: arena.count, keyLength: key.count, ref: ref, lastSeen: seen,
+                lastTimestamp: lastTimestamp))
         arena.append(contentsOf: key)
         place(e, hash: hash)
         return e
@@ -78,7 +85,7 @@ struct SeriesCache {
         for entry in old where entry.lastSeen >= oldest {
             oldArena.withUnsafeBytes { a in
                 let key = UnsafeRawBufferPointer(rebasing: a[entry.keyStart..<(entry.keyStart + entry.keyLength)])
-                insert(key, hash: entry.hash, ref: entry.ref, seen: entry.lastSeen)
+                insert(key, hash: entry.hash, ref: entry.ref, seen: entry.lastSeen, lastTimestamp: entry.lastTimestamp)
             }
         }
     }

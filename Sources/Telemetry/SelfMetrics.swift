@@ -23,6 +23,8 @@ public enum MetricName {
     public static let targets = "outpost_targets"
     public static let scrapeDuplicates = "prometheus_target_scrapes_sample_duplicate_timestamp_total"
     public static let scrapesExceededSampleLimit = "prometheus_target_scrapes_exceeded_sample_limit_total"
+    public static let scrapeOutOfOrder = "prometheus_target_scrapes_sample_out_of_order_total"
+    public static let scrapesExceededBodySizeLimit = "prometheus_target_scrapes_exceeded_body_size_limit_total"
 
     // WAL.
     public static let walSamplesAppended = "outpost_wal_samples_appended_total"

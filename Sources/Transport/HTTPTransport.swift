@@ -45,7 +45,9 @@ public final class HTTPTransport: Sendable {
 
     public init() {
         var config = HTTPClient.Configuration()
-        config.decompression = .disabled
+        // Scrape bodies may come gzip-compressed; the body limit below applies to the decompressed
+        // bytes, as Prometheus applies body_size_limit.
+        config.decompression = .enabled(limit: .none)
         config.redirectConfiguration = .follow(max: 10, allowCycles: false)
         config.connectionPool.idleTimeout = .seconds(90)
         // One dial per request, as Prometheus does: a refused connection fails the scrape at once
@@ -54,7 +56,8 @@ public final class HTTPTransport: Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
-    /// A GET whose body is read into memory up to `bodyLimit` bytes (0: no limit).
+    /// A GET whose body is read into memory. With a `bodyLimit` (0: none), a body of that many
+    /// bytes or more fails the request, as Prometheus' `body_size_limit` does, without reading on.
     public func get(
         url: String, headers: [(String, String)], timeout: Duration, bodyLimit: Int = 0
     ) async throws(TransportError) -> HTTPResult {
@@ -94,7 +97,7 @@ public final class HTTPTransport: Sendable {
                     buffer.writeBuffer(&part)
                 }
             } else {
-                buffer = try await response.body.collect(upTo: limit)
+                buffer = try await response.body.collect(upTo: bodyLimit > 0 ? bodyLimit - 1 : limit)
             }
             return HTTPResult(
                 status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
@@ -103,7 +106,7 @@ public final class HTTPTransport: Sendable {
             throw error
         } catch is NIOTooManyBytesError {
             throw TransportError(
-                kind: .tooLarge, message: "\(method) \"\(shown)\": body size limit exceeded (\(bodyLimit) bytes)")
+                kind: .tooLarge, message: "body size limit exceeded (\(bodyLimit) bytes)")
         } catch let error as HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .connectTimeout:

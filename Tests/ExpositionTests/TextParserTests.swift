@@ -1,35 +1,10 @@
 import Exposition
 import Testing
 
-/// Parses `text` and returns (series text, value, timestamp) per sample line.
-func parseAll(_ text: String) throws -> [(series: String, value: Double, timestamp: Int64?)] {
-    let bytes = Array(text.utf8)
-    return try bytes.withUnsafeBytes { raw in
-        var parser = TextParser(raw)
-        var line = ExpositionSample()
-        var out: [(series: String, value: Double, timestamp: Int64?)] = []
-        while try parser.next(&line) {
-            out.append((String(decoding: raw[line.series], as: UTF8.self), line.value, line.timestamp))
-        }
-        return out
-    }
-}
-
-func parseError(_ text: String) -> ExpositionError? {
-    do {
-        _ = try parseAll(text)
-        return nil
-    } catch let error as ExpositionError {
-        return error
-    } catch {
-        return nil
-    }
-}
-
 @Suite struct TextParserTests {
     @Test func parsesSamplesCommentsAndTimestamps() throws {
         let body = """
-            # HELP http_requests_total The total number of HTTP requests.
+            # HELP http_requests_total Requests served, by method and code.
             # TYPE http_requests_total counter
             http_requests_total{method="post",code="200"} 1027 1395066363000
             http_requests_total{method="post",code="400"}    3 1395066363000
@@ -39,64 +14,154 @@ func parseError(_ text: String) -> ExpositionError? {
             rpc_duration_seconds{quantile="0.5"} 4.773e+03
             go_gc_duration_seconds{quantile="0"} 1.7355e-05
             zero 0
-            something_weird{problem="division by zero"} +Inf -3982045
+            weird{problem="division by zero"} +Inf
             neg -Inf
             not_a_number NaN
             """
-        let got = try parseAll(body)
+        let got = try parse(body)
         #expect(got.count == 9)
-        #expect(got[0].series == #"http_requests_total{method="post",code="200"}"#)
-        #expect(got[0].value == 1027)
-        #expect(got[0].timestamp == 1_395_066_363_000)
+        #expect(got[0] == sample("http_requests_total", ["method": "post", "code": "200"], 1027, 1_395_066_363_000))
+        #expect(got[0].type == .counter)
         #expect(got[1].value == 3)
-        #expect(got[2].series == "metric_without_timestamp_and_labels")
-        #expect(got[2].timestamp == nil)
+        #expect(got[2] == sample("metric_without_timestamp_and_labels", 12.47))
         #expect(got[3].value == 4773)
         #expect(got[4].value == 1.7355e-05)
         #expect(got[5].value == 0)
         #expect(got[6].value == .infinity)
-        #expect(got[6].timestamp == -3_982_045)
         #expect(got[7].value == -.infinity)
         #expect(got[8].value.isNaN)
     }
 
-    @Test func acceptsCRLFAndMissingFinalNewline() throws {
-        let got = try parseAll("a 1\r\nb{x=\"y\"} 2\r\nc 3")
-        #expect(got.map(\.series) == ["a", #"b{x="y"}"#, "c"])
-        #expect(got.map(\.value) == [1, 2, 3])
+    /// Accepted inputs and exactly what they parse to.
+    @Test(arguments: [
+        ("a 1\r\nb{x=\"y\"} 2\r\nc 3", [sample("a", 1), sample("b", ["x": "y"], 2), sample("c", 3)]),
+        ("m{} 1\n", [sample("m", 1)]),
+        ("m{a=\"1\",} 1\n", [sample("m", ["a": "1"], 1)]),
+        ("m{a=\"1\" b=\"2\"} 1\n", [sample("m", ["a": "1", "b": "2"], 1)]),
+        ("m { a = \"1\" , b=\"2\" }   7   42  \n", [sample("m", ["a": "1", "b": "2"], 7, 42)]),
+        ("\n\n  \nm 1\n\n", [sample("m", 1)]),
+        (#"m{p="C:\\dir\"x\"",n="a\nb",o="\q"} 5"#, [sample("m", ["p": #"C:\dir"x""#, "n": "a\nb", "o": #"\q"#], 5)]),
+        ("m{v=\"line1\nline2\"} 1\n", [sample("m", ["v": "line1\nline2"], 1)]),
+        (#"{"my.metric", "label.name"="v"} 1"#, [sample("my.metric", ["label.name": "v"], 1)]),
+        (#"{"my.metric"} 1"#, [sample("my.metric", 1)]),
+        (#"{a="b", "my\"quoted"} 2"#, [sample("my\"quoted", ["a": "b"], 2)]),
+        (#"ok{"dotted.name"="x"} 3 100"#, [sample("ok", ["dotted.name": "x"], 3, 100)]),
+        ("#HELP not metadata\n# TYPE m gauge\n# HELP m\nm 1", [sample("m", 1)]),
+        ("# TYPE \"my.metric\" gauge\n{\"my.metric\"} 1\n", [sample("my.metric", 1)]),
+    ] as [(String, [Parsed])])
+    func accepts(text: String, expected: [Parsed]) throws {
+        #expect(try parse(text) == expected)
     }
 
-    @Test func keepsEscapesInsideSeriesKey() throws {
-        let got = try parseAll(#"m{path="C:\\dir\"x\"",n="a\nb"} 5"# + "\n")
-        #expect(got.count == 1)
-        #expect(got[0].value == 5)
-    }
-
+    /// Rejected inputs: the line and the words of the error.
     @Test(arguments: [
         ("metric", 1, "expected value after metric"),
-        ("metric{a=\"b\" 1", 1, "expected comma or closing brace"),
+        ("metric{a=\"b\" 1", 1, "expected label name, got \"1\""),
         ("ok 1\nmetric abc", 2, "expected value after metric, got \"abc\""),
         ("m{a=b} 1", 1, "expected label value"),
         ("m 1 2 3", 1, "expected end of line"),
         ("m 1 12.5", 1, "invalid timestamp"),
+        ("m 1 -5", 1, "invalid timestamp"),
+        ("m 1 +5", 1, "invalid timestamp"),
         ("# TYPE m bogus", 1, "invalid metric type"),
-        ("{a=\"b\"} 1", 1, "expected metric name"),
+        ("# TYPE m unknown", 1, "invalid metric type"),
+        ("# TYPE m counter extra", 1, "linebreak expected after metadata"),
+        ("# TYPE", 1, "expected metric name after TYPE"),
+        ("{a=\"b\"} 1", 1, "metric name not set"),
+        ("m{\"x\", \"y\"} 1", 1, "metric name already set"),
         ("m 0x10", 1, "expected value after metric"),
+        ("m 0x1p-2", 1, "expected value after metric"),
+        ("m 1_000", 1, "expected value after metric"),
+        ("m +NaN", 1, "expected value after metric"),
+        ("m{a=\"b\"", 1, "unexpected end of input in label set"),
+        ("m{a=\"b", 1, "unterminated quoted string"),
+        ("m{1a=\"b\"} 1", 1, "expected label name"),
+        ("a 1\nb 2\n9bad 1", 3, "expected metric name"),
     ])
-    func rejectsMalformedLines(text: String, line: Int, message: String) {
+    func rejects(text: String, line: Int, message: String) {
         let error = parseError(text)
-        #expect(error?.line == line)
+        #expect(error?.line == line, "got \(String(describing: error))")
         #expect(error?.message.contains(message) == true, "got \(String(describing: error))")
     }
 
+    @Test func typeAppliesToFollowingLinesUntilTheNextTypeLine() throws {
+        let got = try parse("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 2\nother 3\n# TYPE g gauge\ng 1\n")
+        #expect(got.map(\.type) == [.histogram, .histogram, .histogram, .gauge])
+    }
+
     @Test func floatParserAgreesWithSwiftOnValidForms() {
-        for text in ["0", "1", "-1.5", "1e3", "1E-3", ".5", "5.", "+7", "123456789.125", "0x1p-2", "Inf", "-inf"] {
-            let expected = Double(text) ?? (text.lowercased().hasSuffix("inf") ? (text.hasPrefix("-") ? -.infinity : .infinity) : .nan)
+        let valid = [
+            "0", "1", "-1.5", "1e3", "1E-3", ".5", "5.", "+7", "123456789.125", "Inf", "-inf", "+Infinity",
+            "1.7976931348623157e308", "4.9e-324", "0.1", "0.30000000000000004", "123456789012345678",
+            "1234567890.1234567", "9007199254740993", "1e22", "1e23", "-0", "00012.50", "2.5e-05", "1e-300",
+        ]
+        for text in valid {
+            let lower = text.lowercased()
+            let expected =
+                lower.hasSuffix("inf") || lower.hasSuffix("infinity") ? (text.hasPrefix("-") ? -.infinity : .infinity)
+                : Double(text)
             let got = Array(text.utf8).withUnsafeBytes { FloatParser.parse($0) }
             #expect(got == expected, "\(text)")
+            #expect(got?.sign == expected?.sign, "\(text)")
         }
-        for text in ["", "1..2", "abc", "1e", "0x10", "1_000", "nan(1)"] {
+        for text in ["", "1..2", "abc", "1e", "0x10", "0x1p-2", "1_000", "nan(1)", "-nan", "1e+", ".", "e5", "1 "] {
             #expect(Array(text.utf8).withUnsafeBytes { FloatParser.parse($0) } == nil, "\(text)")
         }
+        #expect(Array("NaN".utf8).withUnsafeBytes { FloatParser.parse($0) }?.isNaN == true)
+    }
+
+    /// Every short decimal takes the fast path; it must agree with the correctly rounded reading.
+    @Test func fastPathIsExactOnRandomDecimals() {
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<20_000 {
+            let mantissa = rng.next() % 1_000_000_000_000_000
+            let exponent = Int(rng.next() % 45) - 22
+            let text = "\(mantissa)e\(exponent)"
+            let got = Array(text.utf8).withUnsafeBytes { FloatParser.parse($0) }
+            #expect(got == Double(text), "\(text)")
+        }
+    }
+
+    @Test func openMetricsFloatSpellingMatchesGo() {
+        let cases: [(Double, String)] = [
+            (1, "1.0"), (0, "0.0"), (-1, "-1.0"), (0.5, "0.5"), (10, "10.0"), (100_000, "100000.0"),
+            (1_000_000, "1e+06"), (2.5e-05, "2.5e-05"), (0.0001, "0.0001"), (0.00001, "1e-05"), (.infinity, "+Inf"),
+            (-.infinity, "-Inf"), (.nan, "NaN"), (123456.7, "123456.7"), (1234567.5, "1.2345675e+06"),
+            (0.005, "0.005"), (1e21, "1e+21"), (-0.25, "-0.25"), (1e100, "1e+100"),
+        ]
+        for (v, want) in cases { #expect(OpenMetricsFloat.format(v) == want, "\(v)") }
+        #expect(OpenMetricsFloat.normalize(Array("1".utf8)) == Array("1.0".utf8))
+        #expect(OpenMetricsFloat.normalize(Array("+Inf".utf8)) == Array("+Inf".utf8))
+        #expect(OpenMetricsFloat.normalize(Array("abc".utf8)) == nil)
+    }
+
+    @Test(arguments: [
+        ("text/plain; version=0.0.4; charset=utf-8", ExpositionFormat.prometheusText),
+        ("application/openmetrics-text; version=1.0.0; charset=utf-8", .openMetrics),
+        ("Application/OpenMetrics-Text", .openMetrics),
+        ("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited", .prometheusProto),
+    ])
+    func contentTypeNamesTheFormat(header: String, format: ExpositionFormat) {
+        #expect(ContentType.format(of: header) == .success(format))
+    }
+
+    @Test func unusableContentTypesAreExplained() {
+        #expect(ContentType.format(of: nil) == .failure(.blank))
+        #expect(ContentType.format(of: "  ") == .failure(.blank))
+        #expect(ContentType.format(of: "text") == .failure(.unparseable("text")))
+        #expect(ContentType.format(of: "text/html; charset=utf-8") == .failure(.unsupported("text/html; charset=utf-8")))
+    }
+}
+
+/// A small deterministic generator for tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
