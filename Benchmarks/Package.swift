@@ -9,9 +9,10 @@ let package = Package(
         .package(name: "outpost", path: "..")
     ],
     targets: [
+        .target(name: "CMallocCount"),
         .executableTarget(
             name: "outpost-bench",
-            dependencies: [.product(name: "OutpostCore", package: "outpost")],
+            dependencies: [.product(name: "OutpostCore", package: "outpost"), "CMallocCount"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         )
     ]

@@ -22,3 +22,43 @@ public struct FNV1a64: Sendable {
         return h.value
     }
 }
+
+/// A fast 64-bit hash for in-memory tables only (never persisted: it may change between
+/// versions). Reads 16 bytes per step and mixes with a full-width multiply folded to 64 bits, as
+/// wyhash does — several times faster than byte-at-a-time FNV on long series keys.
+public enum TableHash {
+    @usableFromInline static let p0: UInt64 = 0xa076_1d64_78bd_642f
+    @usableFromInline static let p1: UInt64 = 0xe703_7ed1_a0b4_28db
+
+    @inlinable @inline(__always)
+    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (hi, lo) = a.multipliedFullWidth(by: b)
+        return hi ^ lo
+    }
+
+    @inlinable
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let n = bytes.count
+        var h = p0 ^ UInt64(truncatingIfNeeded: n)
+        guard let base = bytes.baseAddress, n > 0 else { return mix(h, p1) }
+        var i = 0
+        while i + 16 <= n {
+            let a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let b = base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+            h = mix(a ^ p1, b ^ h)
+            i += 16
+        }
+        var a: UInt64 = 0
+        var b: UInt64 = 0
+        let rest = n - i
+        if rest >= 8 {
+            a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            b = base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        } else if rest > 0 {
+            for k in 0..<rest { a |= UInt64(base.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k)) }
+            b = UInt64(truncatingIfNeeded: rest)
+        }
+        h = mix(a ^ p1, b ^ h)
+        return mix(h ^ p0, p1 ^ UInt64(truncatingIfNeeded: n))
+    }
+}

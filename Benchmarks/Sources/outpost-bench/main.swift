@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 // Benchmarks run by `make bench` (release mode). Each figure is the median of several timed rounds.
-// `outpost-bench [relabel|wal]` runs one group; no argument runs all.
+// `outpost-bench [relabel|wal|parse]` runs one group; no argument runs all.
 
 /// Median nanoseconds per operation over `rounds` rounds of `ops` operations.
 func measure(rounds: Int = 7, ops: Int, _ body: () -> Void) -> Double {
@@ -66,3 +66,4 @@ func writeResult(_ name: String, _ text: String) {
 let groups = CommandLine.arguments.dropFirst()
 if groups.isEmpty || groups.contains("relabel") { relabelBenchmark() }
 if groups.isEmpty || groups.contains("wal") { walBenchmark() }
+if groups.isEmpty || groups.contains("parse") { parseBenchmark() }
