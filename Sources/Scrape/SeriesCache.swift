@@ -33,11 +33,7 @@ struct SeriesCache {
 
     var count: Int { entries.count }
 
-    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        var h = FNV1a64()
-        h.combine(key)
-        return h.value
-    }
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 { TableHash.hash(key) }
 
     /// The entry number for `key`, or nil.
     func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
