@@ -83,7 +83,8 @@ public struct ScrapeLoopCore {
     public mutating func ingest(
         body: UnsafeRawBufferPointer, format: ExpositionFormat = .prometheusText, timestamp: Int64
     ) -> Result<ScrapeReport, ScrapeBodyError> {
-        switch format {
+        // An empty body is an empty scrape in every format, as in Prometheus (no `# EOF` needed).
+        switch body.isEmpty ? .prometheusText : format {
         case .openMetrics:
             var parser = OpenMetricsParser(body)
             return ingest(&parser, body: body, timestamp: timestamp)

@@ -54,6 +54,16 @@ extension ScrapeLoopCore {
         #expect(StaleNaN.isStale(core.samples[0].value))
     }
 
+    @Test func emptyBodyIsAnEmptyScrapeInEveryFormat() throws {
+        for format in [ExpositionFormat.openMetrics, .prometheusText, .prometheusProto] {
+            var core = ScrapeLoopCore(target: makeTarget(), resolver: RecordingResolver())
+            _ = try core.ingest("a 1\n", format: .prometheusText, at: 1).get()
+            let report = try core.ingest("", format: format, at: 2).get()
+            #expect(report.samplesScraped == 0)
+            #expect(report.staleMarkers == 1)
+        }
+    }
+
     @Test func summaryQuantilesAreSpelledAsFloatsInBothFormats() throws {
         let resolver = RecordingResolver()
         var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
