@@ -4,7 +4,11 @@ SWIFT ?= swift
 DEB_PACKAGES := pkg-config libsnappy-dev libre2-dev prometheus victoria-metrics prometheus-node-exporter
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release run test test-e2e bench format lint clean
+# The end-to-end benchmark also needs nginx (the targets' static server).
+BENCH_PACKAGES := nginx-light
+PROFILES ?= small large wide sweep
+
+.PHONY: deps bench-deps build release run test test-e2e bench bench-e2e format lint clean
 
 deps:
 	@missing=""; \
@@ -38,10 +42,25 @@ test-e2e: deps
 	$(SWIFT) build --build-tests
 	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --no-parallel --filter EndToEndTests
 
-# Benchmarks (relabel engine, scrape path, WAL, and the WAL against the Prometheus agent), in
-# release mode, in their own package; results land in bench/results/.
-bench: release
+bench-deps: deps
+	@missing=""; \
+	for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Benchmarks (relabel engine, parsing and the scrape path, WAL, and the end-to-end `small` profile
+# against vmagent and the Prometheus agent), in release mode, in their own package; results land in
+# bench/results/.
+bench: release bench-deps
 	cd Benchmarks && $(SWIFT) run -c release outpost-bench
+
+# Outpost, vmagent and the Prometheus agent side by side on the same targets and sink, for each of
+# PROFILES (small, large, wide, sweep); about 15 minutes per profile.
+bench-e2e: release bench-deps
+	cd Benchmarks && $(SWIFT) run -c release outpost-bench e2e $(PROFILES)
 
 format:
 	$(SWIFT) format --in-place --recursive --configuration .swift-format Sources Tests Package.swift

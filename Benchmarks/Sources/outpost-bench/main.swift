@@ -10,7 +10,8 @@ import Glibc
 #endif
 
 // Benchmarks run by `make bench` (release mode). Each figure is the median of several timed rounds.
-// `outpost-bench [relabel|wal|parse]` runs one group; no argument runs all.
+// `outpost-bench [relabel|wal|parse]` runs one group; `outpost-bench e2e [small|large|wide|sweep]…`
+// the end-to-end comparison; no argument runs all (with the `small` end-to-end profile).
 
 /// Median nanoseconds per operation over `rounds` rounds of `ops` operations.
 func measure(rounds: Int = 7, ops: Int, _ body: () -> Void) -> Double {
@@ -67,3 +68,6 @@ let groups = CommandLine.arguments.dropFirst()
 if groups.isEmpty || groups.contains("relabel") { relabelBenchmark() }
 if groups.isEmpty || groups.contains("wal") { walBenchmark() }
 if groups.isEmpty || groups.contains("parse") { parseBenchmark() }
+if groups.isEmpty || groups.first == "e2e" {
+    agentBenchmark(groups.first == "e2e" ? Array(groups.dropFirst()) : ["small"])
+}
