@@ -36,6 +36,7 @@ public final class RemoteEndpoint: Service {
     private let pendingGauge: GaugeMetric
     private let highestSent: GaugeMetric
     private let shards: GaugeMetric
+    private let sendDuration: DurationHistogramMetric
 
     public init(
         config: RemoteWriteConfig, externalLabels: Labels, wal: WriteAheadLog, transport: HTTPTransport,
@@ -63,6 +64,11 @@ public final class RemoteEndpoint: Service {
         pendingGauge = registry.makeGauge(name: MetricName.remoteSamplesPending, labels: labels)
         highestSent = registry.makeGauge(name: MetricName.remoteHighestSent, labels: labels)
         shards = registry.makeGauge(name: MetricName.remoteShards, labels: labels)
+        // Prometheus' buckets for this histogram (the default client buckets times 25).
+        sendDuration = registry.makeDurationHistogram(
+            name: MetricName.remoteSentBatchDuration, labels: labels,
+            buckets: [0.125, 0.25, 0.5, 1.25, 2.5, 6.25, 12.5, 25, 62.5, 125, 250].map { .milliseconds(Int64($0 * 1000)) },
+            help: "Duration of send calls to the remote storage.")
     }
 
     public func run() async throws {
@@ -121,6 +127,8 @@ public final class RemoteEndpoint: Service {
             }
             // Read until the batch is full or the WAL has nothing new.
             var readError: String? = nil
+            // Read before reading, so an append during the read wakes the wait below at once.
+            let generation = wal.appendGeneration
             let cutoff = ageLimit > 0 ? Timestamp.nowMilliseconds() - ageLimit : Int64.min
             var tooOld = 0
             while batch.count < maxBatch && !stopping {
@@ -203,12 +211,12 @@ public final class RemoteEndpoint: Service {
             status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
             if stopping && batch.isEmpty { break }
             if stopping && Task.isCancelled { break }
-            // Nothing more to read right now: wait a little for the next scrape's append.
+            // Nothing more to read right now: wait for the next append, or the batch's deadline.
             if batch.count < maxBatch {
                 let wait: Duration = batchStarted.map {
-                    max(.milliseconds(1), min(.milliseconds(100), config.queueConfig.batchSendDeadline - (clock.now - $0)))
-                } ?? .milliseconds(100)
-                try? await Task.sleep(for: wait)
+                    max(.milliseconds(1), min(.seconds(1), config.queueConfig.batchSendDeadline - (clock.now - $0)))
+                } ?? .seconds(1)
+                await wal.waitForAppend(after: generation, timeout: wait)
             }
         }
         if acknowledged != lastPersisted { persist(acknowledged) }
@@ -293,6 +301,8 @@ public final class RemoteEndpoint: Service {
             var statusCode: Int? = nil
             var retryAfter: Duration? = nil
             var message = ""
+            let sendStarted = ContinuousClock.now
+            defer { sendDuration.record(ContinuousClock.now - sendStarted) }
             do {
                 let r = try await transport.post(
                     url: config.url, headers: headers, body: codec.compressed, timeout: config.remoteTimeout)

@@ -4,10 +4,18 @@ import Relabel
 /// Each series' labels as ready-to-send protobuf `Label` messages, external labels merged and
 /// `write_relabel_configs` applied (in that order, as Prometheus does): built once per series when
 /// its WAL series record is read, then copied as one block per send.
+///
+/// The WAL hands out dense refs from 1, so the blocks are found through arrays indexed by ref —
+/// no hashing on the send path, 12 bytes per series besides the labels themselves.
 struct SeriesLabelCache {
     private var arena: [UInt8] = []
-    private var spans: [SeriesRef: Range<Int>] = [:]
-    private var droppedRefs: Set<SeriesRef> = []
+    /// By ref: where the series' block starts in `arena`, or ``unknown`` / ``dropped``.
+    private var starts: [Int] = []
+    private var lengths: [UInt32] = []
+    private static let unknown = -1
+    private static let dropped = -2
+    /// Refs beyond this are not from a WAL this process wrote; they are refused rather than sized for.
+    private static let maxRef: UInt64 = 1 << 32
     private let externalLabels: Labels
     private let external: [(name: [UInt8], value: [UInt8])]
     private let writeRelabel: [RelabelRule]
@@ -20,18 +28,43 @@ struct SeriesLabelCache {
         self.writeRelabel = writeRelabel
     }
 
-    var count: Int { spans.count }
+    private(set) var count = 0
+
+    @inline(__always)
+    private func start(_ ref: SeriesRef) -> Int {
+        let i = Int(truncatingIfNeeded: ref.rawValue)
+        return ref.rawValue < Self.maxRef && i < starts.count ? starts[i] : Self.unknown
+    }
 
     /// Whether `ref` has labels to send.
-    func isKnown(_ ref: SeriesRef) -> Bool { spans[ref] != nil }
+    func isKnown(_ ref: SeriesRef) -> Bool { start(ref) >= 0 }
 
     /// Whether write relabeling dropped `ref`.
-    func isDropped(_ ref: SeriesRef) -> Bool { droppedRefs.contains(ref) }
+    func isDropped(_ ref: SeriesRef) -> Bool { start(ref) == Self.dropped }
+
+    /// Claims `ref`'s slot; false when the ref is already recorded (or out of range).
+    private mutating func claim(_ ref: SeriesRef) -> Bool {
+        guard ref.rawValue < Self.maxRef else { return false }
+        let i = Int(ref.rawValue)
+        if i >= starts.count {
+            let grown = max(i + 1, starts.count * 3 / 2, 1024)
+            starts.append(contentsOf: repeatElement(Self.unknown, count: grown - starts.count))
+            lengths.append(contentsOf: repeatElement(0, count: grown - lengths.count))
+        }
+        return starts[i] == Self.unknown
+    }
+
+    private mutating func record(_ ref: SeriesRef, from start: Int) {
+        let i = Int(ref.rawValue)
+        starts[i] = start
+        lengths[i] = UInt32(arena.count - start)
+        count += 1
+    }
 
     /// Records `labels` for `ref`; a ref already known keeps its first encoding (series records repeat
     /// at the start of every segment with the same labels).
     mutating func add(_ ref: SeriesRef, _ labels: Labels) {
-        guard spans[ref] == nil, !droppedRefs.contains(ref) else { return }
+        guard claim(ref) else { return }
         if !writeRelabel.isEmpty {
             var b = LabelsBuilder(labels)
             externalLabels.forEach { n, v in
@@ -39,12 +72,12 @@ struct SeriesLabelCache {
                 if !b.has(name) { b.set(name, Array(v)) }
             }
             guard Relabeler.process(&b, writeRelabel) else {
-                droppedRefs.insert(ref)
+                starts[Int(ref.rawValue)] = Self.dropped
                 return
             }
             let start = arena.count
             b.labels().forEach { name, value in ProtoWriter.label(&arena, name: name, value: value) }
-            spans[ref] = start..<arena.count
+            record(ref, from: start)
             return
         }
         let start = arena.count
@@ -66,13 +99,18 @@ struct SeriesLabelCache {
             }
             ext += 1
         }
-        spans[ref] = start..<arena.count
+        record(ref, from: start)
     }
 
     /// Calls `body` with the encoded labels of `ref`, or returns false if the series is unknown.
     func withLabels(_ ref: SeriesRef, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
-        guard let span = spans[ref] else { return false }
-        arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[span])) }
+        let s = start(ref)
+        guard s >= 0 else { return false }
+        let n = Int(lengths[Int(ref.rawValue)])
+        arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[s..<(s + n)])) }
         return true
     }
+
+    /// The length of `ref`'s block; 0 when unknown.
+    func labelsLength(_ ref: SeriesRef) -> Int { start(ref) >= 0 ? Int(lengths[Int(ref.rawValue)]) : 0 }
 }

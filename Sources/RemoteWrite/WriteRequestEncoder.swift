@@ -27,25 +27,62 @@ enum ProtoWriter {
     }
 }
 
+/// Writes protobuf pieces through a raw pointer into space already sized for them.
+struct ProtoBytes {
+    var p: UnsafeMutableRawPointer
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        p.storeBytes(of: b, as: UInt8.self)
+        p += 1
+    }
+
+    @inline(__always) mutating func uvarint(_ v: UInt64) {
+        var x = v
+        while x >= 0x80 {
+            byte(UInt8(truncatingIfNeeded: x) | 0x80)
+            x >>= 7
+        }
+        byte(UInt8(x))
+    }
+
+    @inline(__always) mutating func fixed64(_ v: UInt64) {
+        p.storeBytes(of: v.littleEndian, toByteOffset: 0, as: UInt64.self)
+        p += 8
+    }
+
+    @inline(__always) mutating func bytes(_ b: UnsafeRawBufferPointer) {
+        guard let base = b.baseAddress, b.count > 0 else { return }
+        p.copyMemory(from: base, byteCount: b.count)
+        p += b.count
+    }
+}
+
 /// Encodes a batch as a remote-write 1.0 `prometheus.WriteRequest`, by hand into a reused buffer.
 ///
 /// Samples of one series are grouped into one `TimeSeries` (in their WAL order), so labels are sent
-/// once per series per request instead of once per sample.
+/// once per series per request instead of once per sample. A batch usually holds each series once
+/// (one scrape's worth); then the samples keep their order and nothing is sorted.
 struct WriteRequestEncoder {
     private var order: [Int] = []
+    /// By ref: the last `encode` call that saw the series, to find repeats without sorting.
+    private var seen: [UInt32] = []
+    private var epoch: UInt32 = 0
     private(set) var buffer: [UInt8] = []
 
     /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
     /// relabeling, are skipped and counted.
     mutating func encode(_ samples: [Sample], labels: SeriesLabelCache) -> (encoded: Int, unknown: Int, dropped: Int) {
-        buffer.removeAll(keepingCapacity: true)
         order.removeAll(keepingCapacity: true)
         order.append(contentsOf: samples.indices)
-        // Stable grouping by series: sort by (ref, position).
-        order.sort { a, b in
-            let ra = samples[a].ref, rb = samples[b].ref
-            return ra != rb ? ra < rb : a < b
+        if hasRepeatedSeries(samples) {
+            // Stable grouping by series: sort by (ref, position).
+            order.sort { a, b in
+                let ra = samples[a].ref, rb = samples[b].ref
+                return ra != rb ? ra < rb : a < b
+            }
         }
+        // First pass: the size of every TimeSeries, and of the whole request.
+        var total = 0
         var encoded = 0
         var unknown = 0
         var dropped = 0
@@ -55,28 +92,13 @@ struct WriteRequestEncoder {
             var j = i
             var samplesSize = 0
             while j < order.count && samples[order[j]].ref == ref {
-                let size = sampleSize(samples[order[j]])
+                let size = Self.sampleSize(samples[order[j]])
                 samplesSize += 1 + ProtoWriter.varintSize(UInt64(size)) + size
                 j += 1
             }
-            let known = labels.withLabels(ref) { labelBytes in
-                let seriesSize = labelBytes.count + samplesSize
-                buffer.append(0x0a)
-                appendUVarint(&buffer, UInt64(seriesSize))
-                buffer.append(contentsOf: labelBytes)
-                for k in i..<j {
-                    let s = samples[order[k]]
-                    buffer.append(0x12)
-                    appendUVarint(&buffer, UInt64(sampleSize(s)))
-                    buffer.append(0x09)
-                    appendUInt64LE(&buffer, s.value.bitPattern)
-                    if s.timestamp != 0 {
-                        buffer.append(0x10)
-                        appendUVarint(&buffer, UInt64(bitPattern: s.timestamp))
-                    }
-                }
-            }
-            if known {
+            if labels.isKnown(ref) {
+                let seriesSize = labels.labelsLength(ref) + samplesSize
+                total += 1 + ProtoWriter.varintSize(UInt64(seriesSize)) + seriesSize
                 encoded += j - i
             } else if labels.isDropped(ref) {
                 dropped += j - i
@@ -85,12 +107,67 @@ struct WriteRequestEncoder {
             }
             i = j
         }
+        // Second pass: write it.
+        let order = self.order
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(0, count: total))
+        buffer.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var w = ProtoBytes(p: base)
+            var i = 0
+            while i < order.count {
+                let ref = samples[order[i]].ref
+                var j = i
+                var samplesSize = 0
+                while j < order.count && samples[order[j]].ref == ref {
+                    let size = Self.sampleSize(samples[order[j]])
+                    samplesSize += 1 + ProtoWriter.varintSize(UInt64(size)) + size
+                    j += 1
+                }
+                _ = labels.withLabels(ref) { labelBytes in
+                    w.byte(0x0a)
+                    w.uvarint(UInt64(labelBytes.count + samplesSize))
+                    w.bytes(labelBytes)
+                    for k in i..<j {
+                        let s = samples[order[k]]
+                        w.byte(0x12)
+                        w.uvarint(UInt64(Self.sampleSize(s)))
+                        w.byte(0x09)
+                        w.fixed64(s.value.bitPattern)
+                        if s.timestamp != 0 {
+                            w.byte(0x10)
+                            w.uvarint(UInt64(bitPattern: s.timestamp))
+                        }
+                    }
+                }
+                i = j
+            }
+            precondition(w.p == base + total, "remote-write request size mismatch")
+        }
         return (encoded, unknown, dropped)
+    }
+
+    /// Whether some series has more than one sample in `samples`.
+    private mutating func hasRepeatedSeries(_ samples: [Sample]) -> Bool {
+        epoch &+= 1
+        if epoch == 0 {
+            for k in seen.indices { seen[k] = 0 }
+            epoch = 1
+        }
+        var repeated = false
+        for s in samples {
+            guard s.ref.rawValue < 1 << 32 else { return true }
+            let r = Int(s.ref.rawValue)
+            if r >= seen.count { seen.append(contentsOf: repeatElement(0, count: max(r + 1, seen.count * 3 / 2) - seen.count)) }
+            if seen[r] == epoch { repeated = true }
+            seen[r] = epoch
+        }
+        return repeated
     }
 
     /// `Sample { double value = 1; int64 timestamp = 2; }`.
     @inline(__always)
-    private func sampleSize(_ s: Sample) -> Int {
+    private static func sampleSize(_ s: Sample) -> Int {
         9 + (s.timestamp != 0 ? 1 + ProtoWriter.varintSize(UInt64(bitPattern: s.timestamp)) : 0)
     }
 }

@@ -132,14 +132,17 @@ public struct ScrapeLoopCore {
                     } else {
                         ref = SeriesCache.dropped
                     }
-                    entry = cache.insert(key, hash: hash, ref: ref, seen: iteration)
+                    guard let e = cache.insert(key, hash: hash, ref: ref, seen: iteration) else {
+                        throw ScrapeBodyError(message: "scrape cache full: the target's series keys exceed 4 GiB")
+                    }
+                    entry = e
                 }
                 let ref = cache.entries[entry].ref
                 if ref == SeriesCache.dropped { continue }
                 if let explicit {
                     // As the Prometheus agent does: a sample not newer than the last one appended
                     // for its series, in an earlier scrape, is out of order and dropped.
-                    if explicit <= cache.entries[entry].lastTimestamp {
+                    if explicit <= cache.lastTimestamp(entry) {
                         report.outOfOrder += 1
                         continue
                     }
@@ -160,8 +163,8 @@ public struct ScrapeLoopCore {
         if options.sampleLimit > 0 && samples.count > options.sampleLimit {
             return .failure(fail(ScrapeBodyError(kind: .sampleLimit, message: "sample limit exceeded"), timestamp: timestamp))
         }
-        for (e, ts) in explicitTimestamps where ts > cache.entries[Int(e)].lastTimestamp {
-            cache.entries[Int(e)].lastTimestamp = ts
+        for (e, ts) in explicitTimestamps where ts > cache.lastTimestamp(Int(e)) {
+            cache.setLastTimestamp(Int(e), ts)
         }
         for e in previous where cache.entries[Int(e)].lastSeen != iteration {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))

@@ -51,6 +51,7 @@ public typealias MetricsRegistry = PrometheusCollectorRegistry
 public typealias CounterMetric = Counter
 public typealias GaugeMetric = Gauge
 public typealias HistogramMetric = ValueHistogram
+public typealias DurationHistogramMetric = DurationHistogram
 
 /// The build's identity, for `--version`, the User-Agent and `outpost_build_info`.
 public enum BuildInfo {

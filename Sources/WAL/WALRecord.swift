@@ -68,6 +68,25 @@ public enum WALCodec {
         out.append(contentsOf: labels.bytes)
     }
 
+    /// `appendSeries` for label bytes already in canonical form.
+    static func appendSeries(_ out: inout [UInt8], ref: SeriesRef, canonical labels: UnsafeRawBufferPointer) {
+        appendUVarint(&out, ref.rawValue)
+        appendUVarint(&out, UInt64(labels.count))
+        out.append(contentsOf: labels)
+    }
+
+    /// Decodes a series payload without copying the labels; returns false if it is malformed.
+    static func decodeSeriesBytes(
+        _ payload: UnsafeRawBufferPointer, _ body: (SeriesRef, UnsafeRawBufferPointer) -> Void
+    ) -> Bool {
+        var r = ByteReader(payload)
+        while !r.isAtEnd {
+            guard let ref = r.uvarint(), let bytes = r.lengthPrefixed() else { return false }
+            body(SeriesRef(ref), bytes)
+        }
+        return true
+    }
+
     /// Decodes a series payload; returns false if it is malformed.
     public static func decodeSeries(_ payload: UnsafeRawBufferPointer, _ body: (SeriesRef, Labels) -> Void) -> Bool {
         var r = ByteReader(payload)

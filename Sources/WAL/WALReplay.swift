@@ -20,8 +20,7 @@ enum WALReplay {
         var segments: [Int] = []
         var sizes: [Int: Int64] = [:]
         var nextSegment = 1
-        var series: [Labels: SeriesRef] = [:]
-        var maxRef: UInt64 = 0
+        var series = SeriesTable()
         var records = 0
         var corruptions = 0
     }
@@ -67,9 +66,8 @@ enum WALReplay {
             let scan = buffer.withUnsafeBytes { raw in
                 WALScan.records(raw) { type, payload in
                     if type == WALRecordType.series.rawValue {
-                        return WALCodec.decodeSeries(payload) { ref, labels in
-                            result.series[labels] = ref
-                            result.maxRef = max(result.maxRef, ref.rawValue)
+                        return WALCodec.decodeSeriesBytes(payload) { ref, labels in
+                            result.series.insert(labels, ref: ref)
                         }
                     }
                     return true

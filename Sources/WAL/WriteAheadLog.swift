@@ -38,10 +38,8 @@ public final class WriteAheadLog: Sendable {
         var firstSegment: Int = 0
         /// Sizes of the closed segments still on disk.
         var segmentSizes: [Int: Int64] = [:]
-        var series: [Labels: SeriesRef] = [:]
-        /// Labels by ref (index 0 unused); refs are dense.
-        var labelsByRef: [Labels] = [.empty]
-        /// The segment each series was last declared in (0: not in this process' segments yet).
+        var series = SeriesTable()
+        /// By ref: the segment each series was last declared in (0: not in this process' segments yet).
         var declaredIn: [Int32] = [0]
         var buffer: [UInt8] = []
         var payload: [UInt8] = []
@@ -57,6 +55,21 @@ public final class WriteAheadLog: Sendable {
     }
 
     public let options: Options
+    private let appendSignal = AppendSignal()
+
+    /// Changes with every append; pass it to ``waitForAppend(after:timeout:)``.
+    public var appendGeneration: UInt64 { appendSignal.generation }
+
+    /// Waits until something is appended after `generation` was read, or `timeout` passes, or the
+    /// task is cancelled — whichever comes first.
+    public func waitForAppend(after generation: UInt64, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.appendSignal.wait(after: generation) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
     /// `<path>/wal`, holding the segments.
     public let segmentDirectory: String
     /// `<path>/cursors`, holding one file per remote endpoint.
@@ -106,9 +119,7 @@ public final class WriteAheadLog: Sendable {
         if replay.corruptions > 0 { corruptions.increment(by: Int64(replay.corruptions)) }
         var s = State()
         s.series = replay.series
-        s.labelsByRef = [Labels](repeating: .empty, count: Int(replay.maxRef) + 1)
-        for (labels, ref) in replay.series { s.labelsByRef[Int(ref.rawValue)] = labels }
-        s.declaredIn = [Int32](repeating: 0, count: s.labelsByRef.count)
+        s.declaredIn = [Int32](repeating: 0, count: s.series.endRef)
         s.firstSegment = replay.segments.first ?? replay.nextSegment
         s.segment = replay.nextSegment
         s.segmentSizes = replay.sizes
@@ -131,13 +142,13 @@ public final class WriteAheadLog: Sendable {
     /// The reference of `labels`, created on first sight. Called on scrape-cache misses only.
     public func seriesRef(for labels: Labels) -> SeriesRef {
         state.withLock { s in
-            if let ref = s.series[labels] { return ref }
-            let ref = SeriesRef(UInt64(s.labelsByRef.count))
-            s.series[labels] = ref
-            s.labelsByRef.append(labels)
-            s.declaredIn.append(0)
-            seriesCreated.increment()
-            return ref
+            labels.bytes.withUnsafeBytes { bytes in
+                if let ref = s.series.ref(of: bytes) { return ref }
+                let ref = s.series.add(bytes)
+                s.declaredIn.append(contentsOf: repeatElement(0, count: s.series.endRef - s.declaredIn.count))
+                seriesCreated.increment()
+                return ref
+            }
         }
     }
 
@@ -165,15 +176,18 @@ public final class WriteAheadLog: Sendable {
             s.declaredNow.removeAll(keepingCapacity: true)
             let segment = Int32(truncatingIfNeeded: s.segment)
             let known = s.declaredIn.count
+            var payload: [UInt8] = []
+            swap(&payload, &s.payload)
             for sample in samples {
                 let ref = Int(truncatingIfNeeded: sample.ref.rawValue)
                 guard ref > 0 && ref < known else { continue }
                 if s.declaredIn[ref] != segment {
                     s.declaredNow.append((ref, s.declaredIn[ref]))
                     s.declaredIn[ref] = segment
-                    WALCodec.appendSeries(&s.payload, ref: sample.ref, labels: s.labelsByRef[ref])
+                    s.series.withLabels(sample.ref) { WALCodec.appendSeries(&payload, ref: sample.ref, canonical: $0) }
                 }
             }
+            swap(&payload, &s.payload)
             if !s.payload.isEmpty {
                 s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .series, payload: $0) }
             }
@@ -188,6 +202,7 @@ public final class WriteAheadLog: Sendable {
                 throw error
             }
             samplesAppended.increment(by: Int64(samples.count))
+            appendSignal.signal()
             var highest = s.highestTimestamp
             for sample in samples where sample.timestamp > highest { highest = sample.timestamp }
             if highest > s.highestTimestamp {

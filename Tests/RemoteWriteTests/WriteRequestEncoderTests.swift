@@ -95,6 +95,29 @@ func decodeWriteRequest(_ bytes: [UInt8]) -> [([String: String], [(Int64, Double
         #expect(series[1].1.map(\.1) == [0.5, 0.75])
     }
 
+    @Test func batchWithoutRepeatsKeepsSampleOrderAndTheEncoderIsReusable() throws {
+        var cache = SeriesLabelCache(externalLabels: .empty)
+        for r in 1...3 { cache.add(SeriesRef(UInt64(r)), Labels([("__name__", "m\(r)")])) }
+        cache.add(SeriesRef(2), Labels([("__name__", "changed")]))  // a known ref keeps its first labels
+        #expect(cache.count == 3)
+        var encoder = WriteRequestEncoder()
+        let refs: [UInt64] = [3, 1, 2]
+        _ = encoder.encode(refs.map { Sample(ref: SeriesRef($0), timestamp: 5, value: Double($0)) }, labels: cache)
+        let first = try #require(decodeWriteRequest(encoder.buffer))
+        #expect(first.map { $0.0["__name__"] } == ["m3", "m1", "m2"])
+        #expect(first.map { $0.1[0].1 } == [3, 1, 2])
+        // The next batch repeats a series: grouped by ref, each series' samples in order.
+        let next = [
+            Sample(ref: SeriesRef(3), timestamp: 6, value: 30), Sample(ref: SeriesRef(1), timestamp: 6, value: 10),
+            Sample(ref: SeriesRef(3), timestamp: 7, value: 31), Sample(ref: SeriesRef(1 << 40), timestamp: 7, value: 0),
+        ]
+        let (encoded, unknown, dropped) = encoder.encode(next, labels: cache)
+        #expect(encoded == 3 && unknown == 1 && dropped == 0)
+        let second = try #require(decodeWriteRequest(encoder.buffer))
+        #expect(second.map { $0.0["__name__"] } == ["m1", "m3"])
+        #expect(second[1].1.map(\.1) == [30, 31])
+    }
+
     @Test func labelsAreSentSortedByName() throws {
         var cache = SeriesLabelCache(externalLabels: Labels([("a", "1"), ("zz", "2")]))
         cache.add(SeriesRef(1), Labels([("__name__", "m"), ("m", "x")]))

@@ -170,6 +170,19 @@ final class TargetFiles {
     }
 }
 
+/// The PIDs of the processes the benchmark started, so an interrupted run (SIGINT, SIGTERM) stops
+/// them too. Preallocated, fixed size: the signal handler only reads it.
+nonisolated(unsafe) var childPIDs = [Int32](repeating: 0, count: 16)
+
+func stopChildrenOnInterrupt() {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig) { _ in
+            for pid in childPIDs where pid > 0 { kill(pid, SIGKILL) }
+            _exit(130)
+        }
+    }
+}
+
 /// A started process we own, stopped by PID.
 final class Child {
     let process = Process()
@@ -181,9 +194,11 @@ final class Child {
         process.standardOutput = handle ?? FileHandle.nullDevice
         process.standardError = handle ?? FileHandle.nullDevice
         do { try process.run() } catch { return nil }
+        if let slot = childPIDs.firstIndex(of: 0) { childPIDs[slot] = process.processIdentifier }
     }
     var pid: Int32 { process.processIdentifier }
     func stop() {
+        if let slot = childPIDs.firstIndex(of: pid) { childPIDs[slot] = 0 }
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
         for _ in 0..<200 where process.isRunning { usleep(50_000) }
@@ -240,6 +255,7 @@ func agentBenchmark(_ names: [String]) {
         return
     }
     let profiles = (names.isEmpty ? ["small", "large"] : names).flatMap { Profile.named($0) }
+    stopChildrenOnInterrupt()
     var sections: [String] = []
     var json: [String] = []
     for profile in profiles {
@@ -314,8 +330,10 @@ func agentBenchmark(_ names: [String]) {
 
         var results: [RunResult] = []
         var variant = 0
+        // OUTPOST_BENCH_AGENTS=Outpost (comma-separated) runs a subset, e.g. while profiling.
+        let only = ProcessInfo.processInfo.environment["OUTPOST_BENCH_AGENTS"]?.split(separator: ",").map(String.init)
         for round in 0..<profile.rounds {
-            for agent in Agent.allCases {
+            for agent in Agent.allCases where only?.contains(agent.rawValue) ?? true {
                 let data = dir + "/data-\(agent)-\(round)"
                 let args: [String]
                 let binary: String
@@ -386,11 +404,13 @@ func agentBenchmark(_ names: [String]) {
                     rssMean: rss.reduce(0, +) / Double(rss.count), rssPeak: rss.max() ?? 0,
                     diskBytesPerSample: max(0, d1 - d0) / forwarded, wireBytesPerSample: (w1 - w0) / forwarded)
                 results.append(r)
+                fflush(nil)
                 print(
                     "[\(profile.name)] round \(round + 1) \(agent.rawValue): \(fmt(r.samplesPerSecond)) samples/s, "
                         + "\(fmt(r.coreSecondsPerMillion, 2)) core-s/M, RSS \(fmt(r.rssMean / 1e6, 1)) MB mean "
                         + "\(fmt(r.rssPeak / 1e6, 1)) MB peak, \(fmt(r.diskBytesPerSample, 2)) disk B/sample, "
                         + "\(fmt(r.wireBytesPerSample, 2)) wire B/sample")
+                fflush(nil)
             }
         }
         let (section, entry) = report(profile, results)
