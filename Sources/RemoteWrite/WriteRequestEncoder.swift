@@ -64,6 +64,8 @@ struct ProtoBytes {
 /// (one scrape's worth); then the samples keep their order and nothing is sorted.
 struct WriteRequestEncoder {
     private var order: [Int] = []
+    /// Runs of `order` holding one known series: from, to, and the TimeSeries' size.
+    private var groups: [(Int, Int, Int)] = []
     /// By ref: the last `encode` call that saw the series, to find repeats without sorting.
     private var seen: [UInt32] = []
     private var epoch: UInt32 = 0
@@ -81,7 +83,8 @@ struct WriteRequestEncoder {
                 return ra != rb ? ra < rb : a < b
             }
         }
-        // First pass: the size of every TimeSeries, and of the whole request.
+        // First pass: the series groups (runs of one ref in `order`), their sizes, and the total.
+        groups.removeAll(keepingCapacity: true)
         var total = 0
         var encoded = 0
         var unknown = 0
@@ -100,6 +103,7 @@ struct WriteRequestEncoder {
                 let seriesSize = labels.labelsLength(ref) + samplesSize
                 total += 1 + ProtoWriter.varintSize(UInt64(seriesSize)) + seriesSize
                 encoded += j - i
+                groups.append((i, j, seriesSize))
             } else if labels.isDropped(ref) {
                 dropped += j - i
             } else {
@@ -107,28 +111,20 @@ struct WriteRequestEncoder {
             }
             i = j
         }
-        // Second pass: write it.
+        // Second pass: write the known groups.
         let order = self.order
+        let groups = self.groups
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: total))
         buffer.withUnsafeMutableBytes { raw in
             guard let base = raw.baseAddress else { return }
             var w = ProtoBytes(p: base)
-            var i = 0
-            while i < order.count {
-                let ref = samples[order[i]].ref
-                var j = i
-                var samplesSize = 0
-                while j < order.count && samples[order[j]].ref == ref {
-                    let size = Self.sampleSize(samples[order[j]])
-                    samplesSize += 1 + ProtoWriter.varintSize(UInt64(size)) + size
-                    j += 1
-                }
-                _ = labels.withLabels(ref) { labelBytes in
+            for (from, to, seriesSize) in groups {
+                _ = labels.withLabels(samples[order[from]].ref) { labelBytes in
                     w.byte(0x0a)
-                    w.uvarint(UInt64(labelBytes.count + samplesSize))
+                    w.uvarint(UInt64(seriesSize))
                     w.bytes(labelBytes)
-                    for k in i..<j {
+                    for k in from..<to {
                         let s = samples[order[k]]
                         w.byte(0x12)
                         w.uvarint(UInt64(Self.sampleSize(s)))
@@ -140,7 +136,6 @@ struct WriteRequestEncoder {
                         }
                     }
                 }
-                i = j
             }
             precondition(w.p == base + total, "remote-write request size mismatch")
         }

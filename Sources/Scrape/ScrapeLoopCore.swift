@@ -50,7 +50,7 @@ public struct ScrapeLoopCore {
     private var previous: [Int32] = []
     private var current: [Int32] = []
     /// Explicit timestamps accepted by the scrape in progress, committed to the cache when it succeeds.
-    private var explicitTimestamps: [(Int32, Int64)] = []
+    private var pendingTimestamps: [(Int32, Int64)] = []
     /// Refs of the synthetic series, resolved once.
     private let reportRefs: [SeriesRef]
 
@@ -105,7 +105,7 @@ public struct ScrapeLoopCore {
         iteration &+= 1
         samples.removeAll(keepingCapacity: true)
         current.removeAll(keepingCapacity: true)
-        explicitTimestamps.removeAll(keepingCapacity: true)
+        pendingTimestamps.removeAll(keepingCapacity: true)
         var report = ScrapeReport()
         var line = ExpositionSample()
         let options = target.options
@@ -146,7 +146,7 @@ public struct ScrapeLoopCore {
                         report.outOfOrder += 1
                         continue
                     }
-                    explicitTimestamps.append((Int32(entry), explicit))
+                    pendingTimestamps.append((Int32(entry), explicit))
                 }
                 // Series with their own timestamps are not tracked for staleness unless asked to be.
                 if explicit == nil || options.trackTimestampsStaleness { current.append(Int32(entry)) }
@@ -163,7 +163,7 @@ public struct ScrapeLoopCore {
         if options.sampleLimit > 0 && samples.count > options.sampleLimit {
             return .failure(fail(ScrapeBodyError(kind: .sampleLimit, message: "sample limit exceeded"), timestamp: timestamp))
         }
-        for (e, ts) in explicitTimestamps where ts > cache.lastTimestamp(Int(e)) {
+        for (e, ts) in pendingTimestamps where ts > cache.lastTimestamp(Int(e)) {
             cache.setLastTimestamp(Int(e), ts)
         }
         for e in previous where cache.entries[Int(e)].lastSeen != iteration {

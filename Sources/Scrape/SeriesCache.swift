@@ -1,11 +1,5 @@
 import OutpostModel
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Maps the raw bytes of a series line (name and label set, exactly as exposed) to its series ref,
 /// so a series seen before costs one hash and one memcmp: no label parsing, no allocation.
 ///
@@ -47,7 +41,7 @@ struct SeriesCache {
             let entry = entries[e]
             if entry.hashHigh == high && Int(entry.keyLength) == key.count {
                 let equal = arena.withUnsafeBytes { a in
-                    key.count == 0 || memcmpBytes(a.baseAddress! + Int(entry.keyStart), key.baseAddress!, key.count)
+                    key.count == 0 || bytesEqual(a.baseAddress! + Int(entry.keyStart), key.baseAddress!, count: key.count)
                 }
                 if equal { return e }
             }
@@ -119,9 +113,4 @@ private func placeIn(_ index: inout [Int32], _ e: Int, hash: UInt64) {
     var slot = Int(truncatingIfNeeded: hash) & mask
     while index[slot] >= 0 { slot = (slot + 1) & mask }
     index[slot] = Int32(e)
-}
-
-@inline(__always)
-func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-    memcmp(a, b, n) == 0
 }

@@ -1,11 +1,5 @@
 import OutpostModel
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Every series the WAL knows, by ref and by labels, in as little memory as the labels themselves
 /// plus 24 bytes: the canonical label bytes of all series in one arena, an array of offsets
 /// indexed by ref (refs are dense), and an open-addressing index of refs keyed by a hash of the
@@ -70,7 +64,7 @@ struct SeriesTable {
     private func bytesEqual(_ r: Int, _ labels: UnsafeRawBufferPointer) -> Bool {
         arena.withUnsafeBytes { a in
             guard let base = a.baseAddress, let other = labels.baseAddress else { return labels.isEmpty }
-            return memcmpEqual(base + starts[r], other, labels.count)
+            return OutpostModel.bytesEqual(base + starts[r], other, count: labels.count)
         }
     }
 
@@ -88,9 +82,4 @@ struct SeriesTable {
             place(r, hash: hash)
         }
     }
-}
-
-@inline(__always)
-func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-    memcmp(a, b, n) == 0
 }

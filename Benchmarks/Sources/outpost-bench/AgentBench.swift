@@ -254,7 +254,11 @@ func agentBenchmark(_ names: [String]) {
         print("e2e benchmark skipped: \(what) missing at \(path) (make bench-e2e installs it)")
         return
     }
-    let profiles = (names.isEmpty ? ["small", "large"] : names).flatMap { Profile.named($0) }
+    var profiles = (names.isEmpty ? ["small", "large"] : names).flatMap { Profile.named($0) }
+    // OUTPOST_BENCH_ROUNDS overrides the number of alternations (for quick checks).
+    if let rounds = Int(ProcessInfo.processInfo.environment["OUTPOST_BENCH_ROUNDS"] ?? ""), rounds > 0 {
+        for i in profiles.indices { profiles[i].rounds = rounds }
+    }
     stopChildrenOnInterrupt()
     var sections: [String] = []
     var json: [String] = []
@@ -426,8 +430,8 @@ func agentBenchmark(_ names: [String]) {
         change every interval) with the same config (one metric relabel rule, one remote endpoint) and
         forwarding to the same VictoriaMetrics. Medians over the rounds, measured over the window after
         the warm-up; CPU is the agent's utime+stime; RSS per series is the mean RSS over active series.
-        Peers from Debian (vmagent \(versionOf("/usr/bin/vmagent", ["-version"])), Prometheus
-        \(versionOf("/usr/bin/prometheus", ["--version"]))); machine: \(machineLine()).
+        Peers from Debian (vmagent from victoria-metrics \(debianVersion("victoria-metrics")), Prometheus
+        \(debianVersion("prometheus"))); machine: \(machineLine()).
         Reproduce with `make bench-e2e` (or `cd Benchmarks && swift run -c release outpost-bench e2e small large`).
 
         """
@@ -490,19 +494,19 @@ func report(_ profile: Profile, _ results: [RunResult]) -> (String, String) {
     return (table, json)
 }
 
-func versionOf(_ binary: String, _ args: [String]) -> String {
+/// The installed version of a Debian package.
+func debianVersion(_ package: String) -> String {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: binary)
-    p.arguments = args
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/dpkg-query")
+    p.arguments = ["-W", "-f=${Version}", package]
     let pipe = Pipe()
     p.standardOutput = pipe
-    p.standardError = pipe
+    p.standardError = FileHandle.nullDevice
     guard (try? p.run()) != nil else { return "?" }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     let text = String(decoding: data, as: UTF8.self)
-    let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
-    return words.first { $0.first?.isNumber == true || $0.hasPrefix("v1") || $0.hasPrefix("vmagent-") }.map(String.init) ?? "?"
+    return text.isEmpty ? "?" : text
 }
 
 func machineLine() -> String {
