@@ -116,9 +116,13 @@ public struct ScrapeLoopCore {
                 let hash = SeriesCache.hash(key)
                 let explicit = options.honorTimestamps ? line.timestamp : nil
                 let entry: Int
+                /// Whether this line is the series' first in this scrape (a repeat with its own
+                /// timestamp is appended again, but tracked for staleness once).
+                var first = true
                 if let e = cache.find(key, hash: hash) {
+                    first = cache.entries[e].lastSeen != iteration
                     // A series repeated without its own timestamp is a duplicate: the first one counts.
-                    if cache.entries[e].lastSeen == iteration && explicit == nil {
+                    if !first && explicit == nil {
                         report.duplicates += 1
                         continue
                     }
@@ -149,7 +153,7 @@ public struct ScrapeLoopCore {
                     pendingTimestamps.append((Int32(entry), explicit))
                 }
                 // Series with their own timestamps are not tracked for staleness unless asked to be.
-                if explicit == nil || options.trackTimestampsStaleness { current.append(Int32(entry)) }
+                if first && (explicit == nil || options.trackTimestampsStaleness) { current.append(Int32(entry)) }
                 samples.append(Sample(ref: ref, timestamp: explicit ?? timestamp, value: line.value))
             }
         } catch let error as ExpositionError {

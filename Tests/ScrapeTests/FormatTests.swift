@@ -115,6 +115,14 @@ extension ScrapeLoopCore {
         #expect(core.samples.map(\.value) == [4, 3])
     }
 
+    @Test func aTrackedSeriesRepeatedWithTimestampsGetsOneStalenessMarker() throws {
+        var core = ScrapeLoopCore(target: makeTarget { $0.trackTimestampsStaleness = true }, resolver: RecordingResolver())
+        _ = try core.ingest("a 1 1000\na 2 2000\n", format: .prometheusText, at: 5_000).get()
+        let report = try core.ingest("", format: .prometheusText, at: 10_000).get()
+        #expect(report.staleMarkers == 1)
+        #expect(core.samples.count == 1)
+    }
+
     @Test func failedScrapeDoesNotAdvanceTheTimestampsItRead() throws {
         var core = ScrapeLoopCore(target: makeTarget(), resolver: RecordingResolver())
         _ = try core.ingest("a 1 1000\n", format: .prometheusText, at: 1).get()
