@@ -267,7 +267,7 @@ public enum ConfigLoader {
                 q, file: file, context: "remote_write[\(index)].queue_config",
                 allowed: [
                     "capacity", "max_shards", "min_shards", "max_samples_per_send", "batch_send_deadline",
-                    "min_backoff", "max_backoff", "sample_age_limit",
+                    "min_backoff", "max_backoff", "sample_age_limit", "retry_on_http_429",
                 ])
             r.queueConfig.capacity = try qf.int("capacity", minimum: 1) ?? r.queueConfig.capacity
             r.queueConfig.maxShards = try qf.int("max_shards", minimum: 1) ?? r.queueConfig.maxShards
@@ -278,6 +278,7 @@ public enum ConfigLoader {
             r.queueConfig.minBackoff = try qf.duration("min_backoff") ?? r.queueConfig.minBackoff
             r.queueConfig.maxBackoff = try qf.duration("max_backoff") ?? r.queueConfig.maxBackoff
             r.queueConfig.sampleAgeLimit = try qf.duration("sample_age_limit") ?? .zero
+            r.queueConfig.retryOnHTTP429 = try qf.bool("retry_on_http_429") ?? r.queueConfig.retryOnHTTP429
             guard r.queueConfig.minShards <= r.queueConfig.maxShards else {
                 throw qf.error("min_shards", "must not be greater than max_shards")
             }

@@ -100,6 +100,10 @@ public struct QueueConfig: Sendable {
     public var maxBackoff: Duration = .seconds(5)
     /// Samples older than this are dropped (and counted) instead of sent; zero: no limit.
     public var sampleAgeLimit: Duration = .zero
+    /// Retry a 429 like a 5xx. On by default, unlike Prometheus (where a 429 drops the batch):
+    /// Outpost promises not to lose data to a receiver's rate limit. `sample_age_limit`, when set,
+    /// bounds how long such samples are retried, and the WAL disk budget bounds the backlog.
+    public var retryOnHTTP429 = true
     public init() {}
 }
 

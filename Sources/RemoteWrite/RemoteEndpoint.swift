@@ -7,8 +7,16 @@ import Telemetry
 import Transport
 import WAL
 
-/// One `remote_write` endpoint: its own WAL reader and cursor, batching, encoding, and the retry
-/// loop. Endpoints share nothing but the WAL files, so a slow or dead one never holds back another.
+/// One `remote_write` endpoint: its own WAL reader and cursor, shards, encoding, and retry loops.
+/// Endpoints share nothing but the WAL files, so a slow or dead one never holds back another.
+///
+/// The reader fills a *round*: samples split over the shards by series (`ref % shards`, so each
+/// series stays on one shard and in timestamp order), at most `max_samples_per_send` per shard and
+/// request. When the round is full or its oldest sample has waited `batch_send_deadline`, it is
+/// encoded and every shard sends its part concurrently, each with its own retries, while the
+/// reader fills the next round. A round starts only after the previous one is acknowledged, so
+/// no series' samples overtake each other; the shard count follows the throughput between
+/// rounds (see ``ShardTuner``).
 ///
 /// Delivery is at-least-once: the cursor is persisted only after the endpoint acknowledged (or
 /// permanently refused) everything before it, so a restart or crash resends at most what was sent
@@ -36,7 +44,22 @@ public final class RemoteEndpoint: Service {
     private let pendingGauge: GaugeMetric
     private let highestSent: GaugeMetric
     private let shards: GaugeMetric
+    private let shardsDesired: GaugeMetric
     private let sendDuration: DurationHistogramMetric
+
+    /// Progress and errors, written by the reader and the shard tasks, shown on `/status`.
+    private let stats: Mutex<EndpointStatus>
+    /// What the shard tasks did since the last tuning tick: samples delivered and dropped, send time.
+    private let tickSent = Atomic<Int64>(0)
+    private let tickDropped = Atomic<Int64>(0)
+    private let tickSendNanos = Atomic<Int64>(0)
+    /// Milliseconds since the epoch of the last delivered request.
+    private let lastDelivery = Atomic<Int64>(0)
+    /// The newest timestamp of the last acknowledged round (ms), for the shard tuner's delay.
+    private let highestSentMs = Atomic<Int64>(0)
+    /// No resharding before this time (ms since the epoch): set while a shard waits to retry, as
+    /// more shards would only push harder on a backend that is already refusing.
+    private let reshardDisabledUntil = Atomic<Int64>(0)
 
     public init(
         config: RemoteWriteConfig, externalLabels: Labels, wal: WriteAheadLog, transport: HTTPTransport,
@@ -64,6 +87,11 @@ public final class RemoteEndpoint: Service {
         pendingGauge = registry.makeGauge(name: MetricName.remoteSamplesPending, labels: labels)
         highestSent = registry.makeGauge(name: MetricName.remoteHighestSent, labels: labels)
         shards = registry.makeGauge(name: MetricName.remoteShards, labels: labels)
+        shardsDesired = registry.makeGauge(name: MetricName.remoteShardsDesired, labels: labels)
+        registry.makeGauge(name: MetricName.remoteShardsMin, labels: labels).set(Double(config.queueConfig.minShards))
+        registry.makeGauge(name: MetricName.remoteShardsMax, labels: labels).set(Double(config.queueConfig.maxShards))
+        registry.makeGauge(name: MetricName.remoteShardCapacity, labels: labels).set(Double(config.queueConfig.capacity))
+        stats = Mutex(EndpointStatus(name: config.name, url: redactURL(config.url)))
         // Prometheus' buckets for this histogram (the default client buckets times 25).
         sendDuration = registry.makeDurationHistogram(
             name: MetricName.remoteSentBatchDuration, labels: labels,
@@ -87,28 +115,76 @@ public final class RemoteEndpoint: Service {
 
     private var stopping: Bool { shuttingDown.load(ordering: .relaxed) || Task.isCancelled }
 
+    /// One shard's requests in a round, sent in order.
+    struct Payload: Sendable {
+        /// The samples, kept so a 413 or an expiry can re-encode what is left.
+        var samples: [Sample]
+        /// The snappy-compressed request.
+        var body: [UInt8]
+        var oldest: Int64
+        var newest: Int64
+        /// Already counted in `..._samples_total` (a re-encoded remainder).
+        var counted: Bool
+    }
+
+    /// How a shard's part of a round ended.
+    enum ShardOutcome: Sendable {
+        /// Every payload delivered or refused for good (and counted).
+        case done
+        /// Payloads from `at` on must be encoded again: halved after a 413, or filtered after
+        /// samples outlived `sample_age_limit` while retrying.
+        case reencode(at: Int, split: Bool)
+        /// Shutdown interrupted the retries: the round stays in the WAL for the next start.
+        case abandoned
+        /// The disk budget deleted the data under this round.
+        case superseded
+    }
+
+    /// Set by a round's task when every shard is through.
+    final class DoneFlag: Sendable {
+        private let value = Atomic<Bool>(false)
+        var isSet: Bool { value.load(ordering: .acquiring) }
+        func set() { value.store(true, ordering: .releasing) }
+    }
+
+    /// A round being sent, and the WAL position acknowledged when it is done.
+    struct InFlight {
+        var task: Task<[ShardOutcome], Never>
+        var payloads: [[Payload]]
+        var consumed: WALCursor
+        var highest: Int64
+        var samples: Int
+        var done: DoneFlag
+    }
+
     private func loop() async {
-        shards.set(1.0)
+        let q = config.queueConfig
+        var shardCount = q.minShards
+        var tuner = ShardTuner(minShards: q.minShards, maxShards: q.maxShards)
+        shards.set(Double(shardCount))
         let start = wal.registerReader(config.name)
-        logger.info("remote write starting", metadata: ["cursor": "\(start)"])
+        logger.info("remote write starting", metadata: ["cursor": "\(start)", "shards": "\(shardCount)"])
         var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: start.position.segment, offset: 0))
         defer { reader.close() }
         var labels = SeriesLabelCache(externalLabels: externalLabels, writeRelabel: config.writeRelabelConfigs)
         var codec = BatchCodec()
         var scratch: [Sample] = []
-        var batch: [Sample] = []
-        batch.reserveCapacity(config.queueConfig.maxSamplesPerSend)
-        /// Everything before this has been read into `batch` (or needs no sending).
+        /// The round being filled, by shard.
+        var round: [[Sample]] = Array(repeating: [], count: shardCount)
+        var roundCount = 0
+        var roundStarted: ContinuousClock.Instant? = nil
+        var inFlight: InFlight? = nil
+        /// Everything before this has been read into `round` (or needs no sending).
         var consumed = start
         /// Acknowledged (delivered or permanently dropped) up to here.
         var acknowledged = start
         var lastPersisted = start
         let clock = ContinuousClock()
         var lastPersist = clock.now
-        var batchStarted: ContinuousClock.Instant? = nil
-        let maxBatch = config.queueConfig.maxSamplesPerSend
-        let ageLimit = config.queueConfig.sampleAgeLimit.milliseconds
-        var stats = EndpointStatus(name: config.name, url: redactURL(config.url))
+        var lastTick = clock.now
+        var samplesRead: Int64 = 0
+        let maxBatch = q.maxSamplesPerSend
+        var abandoned = false
 
         while true {
             // The disk budget deleted segments this endpoint had not sent: those samples are counted
@@ -116,22 +192,29 @@ public final class RemoteEndpoint: Service {
             if let forced = wal.takeForcedCursor(config.name) {
                 logger.warning(
                     "WAL disk budget deleted unsent data; continuing after it", metadata: ["cursor": "\(forced)"])
-                stats.lastError = "disk budget exceeded: unsent samples deleted (see outpost_wal_samples_dropped_total)"
-                batch.removeAll(keepingCapacity: true)
-                batchStarted = nil
+                stats.withLock {
+                    $0.lastError = "disk budget exceeded: unsent samples deleted (see outpost_wal_samples_dropped_total)"
+                }
+                if let f = inFlight {
+                    _ = await finish(f, labels: labels, codec: &codec)
+                    inFlight = nil
+                }
+                for i in round.indices { round[i].removeAll(keepingCapacity: true) }
+                roundCount = 0
+                roundStarted = nil
                 consumed = forced
                 acknowledged = forced
                 lastPersisted = forced
                 reader.close()
                 reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: forced.position.segment, offset: 0))
             }
-            // Read until the batch is full or the WAL has nothing new.
+            // Read until the round is full or the WAL has nothing new.
             var readError: String? = nil
             // Read before reading, so an append during the read wakes the wait below at once.
             let generation = wal.appendGeneration
-            let cutoff = ageLimit > 0 ? Timestamp.nowMilliseconds() - ageLimit : Int64.min
-            var tooOld = 0
-            while batch.count < maxBatch && !stopping {
+            let roundCapacity = shardCount * maxBatch
+            let n = UInt64(shardCount)
+            while roundCount < roundCapacity && !stopping {
                 let head = wal.head
                 var partial: WALPosition? = nil
                 let got: Bool
@@ -150,10 +233,12 @@ public final class RemoteEndpoint: Service {
                                 return
                             }
                             let from = record.start == consumed.position ? min(consumed.skip, scratch.count) : 0
-                            let take = min(scratch.count - from, maxBatch - batch.count)
+                            let take = min(scratch.count - from, roundCapacity - roundCount)
                             for sample in scratch[from..<(from + take)] {
-                                if sample.timestamp < cutoff { tooOld += 1 } else { batch.append(sample) }
+                                round[Int(sample.ref.rawValue % n)].append(sample)
                             }
+                            roundCount += take
+                            samplesRead += Int64(take)
                             if from + take < scratch.count {
                                 consumed = WALCursor(position: record.start, skip: from + take)
                                 partial = record.start
@@ -170,59 +255,234 @@ public final class RemoteEndpoint: Service {
                 }
                 if let readError {
                     logger.error("WAL read problem", metadata: ["error": "\(readError)"])
-                    stats.lastError = readError
+                    stats.withLock { $0.lastError = readError }
                 }
                 if let partial { reader.reposition(partial) }
                 if !got { break }
-                if batchStarted == nil && !batch.isEmpty { batchStarted = clock.now }
+                if roundStarted == nil && roundCount > 0 { roundStarted = clock.now }
             }
-            if tooOld > 0 { droppedTooOld.increment(by: Int64(tooOld)) }
-            pendingGauge.set(Double(batch.count))
 
-            let deadlinePassed = batchStarted.map { clock.now - $0 >= config.queueConfig.batchSendDeadline } ?? false
-            if !batch.isEmpty && (batch.count >= maxBatch || deadlinePassed || stopping) {
-                var highest: Int64 = 0
-                for s in batch where s.timestamp > highest { highest = s.timestamp }
-                switch await deliver(&batch, labels: labels, codec: &codec, stats: &stats) {
-                case .done:
-                    highestSent.set(Double(highest) / 1000)
-                    batch.removeAll(keepingCapacity: true)
-                    batchStarted = nil
-                    acknowledged = consumed
-                    pendingGauge.set(0.0)
-                    stats.lagSeconds = max(0, Double(wal.highestTimestamp - highest) / 1000)
-                case .superseded:
-                    continue  // the top of the loop picks up the forced cursor
-                case .abandoned:
-                    break
+            // A finished round is acknowledged as soon as it is noticed.
+            if let f = inFlight, f.done.isSet {
+                inFlight = nil
+                switch await finish(f, labels: labels, codec: &codec) {
+                case .done: acknowledged = f.consumed
+                case .superseded: continue
+                case .abandoned: abandoned = true
                 }
-                if stopping && !batch.isEmpty { break }  // shutting down mid-retry: the cursor stays before it
-            } else if batch.isEmpty {
+            }
+            if abandoned { break }
+
+            let deadlinePassed = roundStarted.map { clock.now - $0 >= q.batchSendDeadline } ?? false
+            if roundCount > 0 && (roundCount >= roundCapacity || deadlinePassed || stopping) {
+                // Encode this round while the previous one may still be sending, then wait for it.
+                var payloads: [[Payload]] = []
+                var highest: Int64 = 0
+                for i in round.indices {
+                    for s in round[i] where s.timestamp > highest { highest = s.timestamp }
+                    payloads.append(encode(round[i], limit: maxBatch, labels: labels, codec: &codec, counted: false))
+                    round[i].removeAll(keepingCapacity: true)
+                }
+                let sealed = (payloads: payloads, consumed: consumed, highest: highest, samples: roundCount)
+                roundCount = 0
+                roundStarted = nil
+                if let f = inFlight {
+                    inFlight = nil
+                    switch await finish(f, labels: labels, codec: &codec) {
+                    case .done: acknowledged = f.consumed
+                    case .superseded: continue
+                    case .abandoned: abandoned = true
+                    }
+                    if abandoned { break }
+                }
+                inFlight = launch(sealed.payloads, consumed: sealed.consumed, highest: sealed.highest, samples: sealed.samples)
+                // The shard count changes only between rounds.
+                if round.count != shardCount {
+                    round = Array(repeating: [], count: shardCount)
+                }
+            } else if roundCount == 0 && inFlight == nil {
                 acknowledged = consumed
             }
+
+            if clock.now - lastTick >= .seconds(Int64(ShardTuner.tickSeconds)) {
+                let seconds = Double((clock.now - lastTick).milliseconds) / 1000
+                lastTick = clock.now
+                shardCount = retune(&tuner, current: shardCount, samplesIn: samplesRead, seconds: seconds)
+                samplesRead = 0
+                if round.count != shardCount && roundCount == 0 { round = Array(repeating: [], count: shardCount) }
+            }
+
             if acknowledged != lastPersisted && (clock.now - lastPersist >= persistInterval || stopping) {
                 persist(acknowledged)
                 lastPersisted = acknowledged
                 lastPersist = clock.now
             }
-            stats.pending = batch.count
-            stats.cursor = acknowledged.description
-            let snapshot = stats
+            let pending = roundCount + (inFlight?.samples ?? 0)
+            pendingGauge.set(Double(pending))
+            let cursor = acknowledged.description
+            let count = shardCount
+            let desired = tuner.desired
+            let snapshot = stats.withLock {
+                $0.pending = pending
+                $0.cursor = cursor
+                $0.shards = count
+                $0.shardsDesired = desired
+                return $0
+            }
             status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
-            if stopping && batch.isEmpty { break }
-            if stopping && Task.isCancelled { break }
-            // Nothing more to read right now: wait for the next append, or the batch's deadline.
-            if batch.count < maxBatch {
-                let wait: Duration = batchStarted.map {
-                    max(.milliseconds(1), min(.seconds(1), config.queueConfig.batchSendDeadline - (clock.now - $0)))
-                } ?? .seconds(1)
-                await wal.waitForAppend(after: generation, timeout: wait)
+            if stopping && roundCount == 0 && inFlight == nil { break }
+            // Nothing more to read right now: wait for the next append, the round's deadline, or the
+            // round in flight to finish (it wakes the WAL's readers).
+            if roundCount < shardCount * maxBatch && !(inFlight?.done.isSet ?? false) {
+                var wait: Duration = .seconds(1)
+                if let roundStarted { wait = min(wait, q.batchSendDeadline - (clock.now - roundStarted)) }
+                await wal.waitForAppend(after: generation, timeout: max(.milliseconds(1), wait))
             }
         }
         if acknowledged != lastPersisted { persist(acknowledged) }
-        let snapshot = stats
+        let snapshot = stats.withLock { $0 }
         status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
-        logger.info("remote write stopped", metadata: ["cursor": "\(acknowledged)", "unsent": "\(batch.count)"])
+        logger.info(
+            "remote write stopped",
+            metadata: ["cursor": "\(acknowledged)", "unsent": "\(roundCount + (inFlight?.samples ?? 0))"])
+    }
+
+    /// Starts sending a round: one task per shard with something to send.
+    private func launch(_ payloads: [[Payload]], consumed: WALCursor, highest: Int64, samples: Int) -> InFlight {
+        let done = DoneFlag()
+        let task = Task { [self] () -> [ShardOutcome] in
+            var outcomes = Array(repeating: ShardOutcome.done, count: payloads.count)
+            await withTaskGroup(of: (Int, ShardOutcome).self) { group in
+                for (i, shard) in payloads.enumerated() where !shard.isEmpty {
+                    group.addTask { (i, await self.send(shard)) }
+                }
+                for await (i, outcome) in group { outcomes[i] = outcome }
+            }
+            done.set()
+            wal.wakeReaders()
+            return outcomes
+        }
+        return InFlight(task: task, payloads: payloads, consumed: consumed, highest: highest, samples: samples, done: done)
+    }
+
+    /// Waits for a round, then re-encodes and resends what its shards handed back (after a 413 or
+    /// an expiry), one shard after another, until the round is through.
+    private func finish(_ round: InFlight, labels: SeriesLabelCache, codec: inout BatchCodec) async -> Delivery {
+        let task = round.task
+        var outcomes = await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        for i in outcomes.indices {
+            var current = round.payloads[i]
+            while case .reencode(let at, let split) = outcomes[i] {
+                var left: [Sample] = []
+                for p in current[at...] { left.append(contentsOf: p.samples) }
+                let limit = split ? max(1, current[at].samples.count / 2) : config.queueConfig.maxSamplesPerSend
+                current = encode(left, limit: limit, labels: labels, codec: &codec, counted: true)
+                outcomes[i] = current.isEmpty ? .done : await send(current)
+            }
+        }
+        var result = Delivery.done
+        for o in outcomes {
+            switch o {
+            case .superseded: return .superseded
+            case .abandoned: result = .abandoned
+            case .done, .reencode: break
+            }
+        }
+        if case .done = result {
+            highestSent.set(Double(round.highest) / 1000)
+            highestSentMs.store(round.highest, ordering: .relaxed)
+            let lag = max(0, Double(wal.highestTimestamp - round.highest) / 1000)
+            stats.withLock { $0.lagSeconds = lag }
+        }
+        return result
+    }
+
+    /// Encodes one shard's samples as requests of at most `limit` samples. Samples of series that
+    /// write relabeling dropped, of unknown series, or older than `sample_age_limit` are left out
+    /// and counted.
+    private func encode(
+        _ samples: [Sample], limit: Int, labels: SeriesLabelCache, codec: inout BatchCodec, counted: Bool
+    ) -> [Payload] {
+        guard !samples.isEmpty else { return [] }
+        let ageLimit = config.queueConfig.sampleAgeLimit.milliseconds
+        let cutoff = ageLimit > 0 ? Timestamp.nowMilliseconds() - ageLimit : Int64.min
+        var relabeled = 0
+        var unknown = 0
+        var tooOld = 0
+        var payloads: [Payload] = []
+        var chunk: [Sample] = []
+        chunk.reserveCapacity(min(limit, samples.count))
+        func seal() {
+            guard !chunk.isEmpty else { return }
+            _ = codec.encoder.encode(chunk, labels: labels)
+            var body: [UInt8] = []
+            Snappy.compress(codec.encoder.buffer, into: &body)
+            var oldest = Int64.max
+            var newest = Int64.min
+            for s in chunk {
+                oldest = min(oldest, s.timestamp)
+                newest = max(newest, s.timestamp)
+            }
+            payloads.append(Payload(samples: chunk, body: body, oldest: oldest, newest: newest, counted: counted))
+            chunk = []
+            chunk.reserveCapacity(limit)
+        }
+        for sample in samples {
+            if labels.isDropped(sample.ref) {
+                relabeled += 1
+            } else if !labels.isKnown(sample.ref) {
+                unknown += 1
+            } else if sample.timestamp < cutoff {
+                tooOld += 1
+            } else {
+                chunk.append(sample)
+                if chunk.count >= limit { seal() }
+            }
+        }
+        seal()
+        if relabeled > 0 { droppedRelabeled.increment(by: Int64(relabeled)) }
+        if unknown > 0 {
+            droppedUnknown.increment(by: Int64(unknown))
+            logger.warning("samples of unknown series dropped", metadata: ["samples": "\(unknown)"])
+        }
+        if tooOld > 0 { droppedTooOld.increment(by: Int64(tooOld)) }
+        let dropped = relabeled + unknown + tooOld
+        if dropped > 0 {
+            _ = tickDropped.add(Int64(dropped), ordering: .relaxed)
+            stats.withLock { $0.samplesDropped += Int64(dropped) }
+        }
+        return payloads
+    }
+
+    /// One tuning tick: feeds what happened since the last one to the tuner and returns the shard
+    /// count for the next rounds.
+    private func retune(_ tuner: inout ShardTuner, current: Int, samplesIn: Int64, seconds: Double) -> Int {
+        let sent = tickSent.exchange(0, ordering: .relaxed)
+        let dropped = tickDropped.exchange(0, ordering: .relaxed)
+        let nanos = tickSendNanos.exchange(0, ordering: .relaxed)
+        let delay = max(0, Double(wal.highestTimestamp - highestSentMs.load(ordering: .relaxed)) / 1000)
+        let wanted = tuner.tick(
+            samplesIn: samplesIn, samplesOut: sent, samplesDropped: dropped, sendSeconds: Double(nanos) / 1e9,
+            delaySeconds: delay, current: current)
+        shardsDesired.set(tuner.desired)
+        guard wanted != current else { return current }
+        // As in Prometheus: not while retrying, and not when nothing was delivered lately.
+        let now = Timestamp.nowMilliseconds()
+        if now < reshardDisabledUntil.load(ordering: .relaxed) {
+            logger.info("not resharding while waiting to retry", metadata: ["desired": "\(wanted)"])
+            return current
+        }
+        if lastDelivery.load(ordering: .relaxed) < now - Int64(ShardTuner.tickSeconds * 1000) {
+            logger.info("not resharding: no successful send lately", metadata: ["desired": "\(wanted)"])
+            return current
+        }
+        logger.info("remote storage resharding", metadata: ["from": "\(current)", "to": "\(wanted)"])
+        shards.set(Double(wanted))
+        return wanted
     }
 
     private func persist(_ cursor: WALCursor) {
@@ -242,114 +502,115 @@ public final class RemoteEndpoint: Service {
         case abandoned
     }
 
-    /// Reused buffers for encoding and compressing a batch.
+    /// The reused encoding buffer.
     struct BatchCodec {
         var encoder = WriteRequestEncoder()
-        var compressed: [UInt8] = []
     }
 
-    /// Sends one batch until it is delivered or refused for good. Samples whose series write
-    /// relabeling dropped, or whose series is unknown, are removed and counted first; with
-    /// `sample_age_limit`, samples that grow too old while retrying are removed and counted too.
-    private func deliver(
-        _ batch: inout [Sample], labels: SeriesLabelCache, codec: inout BatchCodec, stats: inout EndpointStatus
-    ) async -> Delivery {
-        var relabeled = 0
-        var unknown = 0
-        batch.removeAll { sample in
-            if labels.isDropped(sample.ref) {
-                relabeled += 1
-                return true
-            }
-            if !labels.isKnown(sample.ref) {
-                unknown += 1
-                return true
-            }
-            return false
-        }
-        if relabeled > 0 { droppedRelabeled.increment(by: Int64(relabeled)) }
-        if unknown > 0 {
-            droppedUnknown.increment(by: Int64(unknown))
-            logger.warning("samples of unknown series dropped", metadata: ["samples": "\(unknown)"])
-        }
-        let headers: [(String, String)] =
+    /// Sends one shard's payloads in order, each until it is delivered or refused for good.
+    private func send(_ payloads: [Payload]) async -> ShardOutcome {
+        let q = config.queueConfig
+        let baseHeaders: [(String, String)] =
             [
                 ("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"),
                 ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", BuildInfo.userAgent),
             ] + config.headers
-        let q = config.queueConfig
-        var backoff: Duration = .zero
-        var encodedCount = -1
-        var counted = false
-        while true {
-            if q.sampleAgeLimit > .zero {
-                let cutoff = Timestamp.nowMilliseconds() - q.sampleAgeLimit.milliseconds
-                let before = batch.count
-                batch.removeAll { $0.timestamp < cutoff }
-                if batch.count < before { droppedTooOld.increment(by: Int64(before - batch.count)) }
-            }
-            if batch.isEmpty { return .done }
-            if batch.count != encodedCount {
-                _ = codec.encoder.encode(batch, labels: labels)
-                Snappy.compress(codec.encoder.buffer, into: &codec.compressed)
-                encodedCount = batch.count
-            }
-            if !counted {
-                samplesTotal.increment(by: Int64(batch.count))
-                counted = true
-            }
-            var statusCode: Int? = nil
-            var retryAfter: Duration? = nil
-            var message = ""
-            let sendStarted = ContinuousClock.now
-            defer { sendDuration.record(ContinuousClock.now - sendStarted) }
-            do {
-                let r = try await transport.post(
-                    url: config.url, headers: headers, body: codec.compressed, timeout: config.remoteTimeout)
-                statusCode = r.status
-                retryAfter = SendDecision.parseRetryAfter(r.header("Retry-After"))
-                if !(200..<300).contains(r.status) {
-                    message = "server returned HTTP status \(r.status): \(r.body.prefixString(256))"
+        for (index, payload) in payloads.enumerated() {
+            let count = Int64(payload.samples.count)
+            if !payload.counted { samplesTotal.increment(by: count) }
+            var backoff: Duration = .zero
+            var attempt = 0
+            attempts: while true {
+                if attempt > 0 && q.sampleAgeLimit > .zero
+                    && payload.oldest < Timestamp.nowMilliseconds() - q.sampleAgeLimit.milliseconds
+                {
+                    return .reencode(at: index, split: false)
                 }
-            } catch {
-                message = error.description
-            }
-            switch SendDecision.decide(
-                status: statusCode, retryAfter: retryAfter, previous: backoff, minBackoff: q.minBackoff,
-                maxBackoff: q.maxBackoff)
-            {
-            case .delivered:
-                bytesTotal.increment(by: Int64(codec.compressed.count))
-                stats.samplesSent += Int64(batch.count)
-                stats.lastSuccess = Timestamp.nowMilliseconds()
-                stats.lastError = ""
-                return .done
-            case .drop:
-                failedTotal.increment(by: Int64(batch.count))
-                stats.samplesFailed += Int64(batch.count)
-                stats.lastError = message
-                logger.error(
-                    "non-recoverable error, samples dropped", metadata: ["samples": "\(batch.count)", "error": "\(message)"])
-                return .done
-            case .retry(let next):
-                if stopping { return .abandoned }
-                retriedTotal.increment(by: Int64(batch.count))
-                stats.samplesRetried += Int64(batch.count)
-                stats.lastError = message
-                let snapshot = stats
-                status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
-                logger.warning("send failed, retrying", metadata: ["error": "\(message)", "backoff": "\(next)"])
-                backoff = next
-                // Sleep in short steps so shutdown and the disk budget are noticed promptly.
-                let clock = ContinuousClock()
-                let until = clock.now + next
-                while clock.now < until {
+                var headers = baseHeaders
+                if attempt > 0 { headers.append(("Retry-Attempt", String(attempt))) }
+                var statusCode: Int? = nil
+                var retryAfter: Duration? = nil
+                var message = ""
+                let sendStarted = ContinuousClock.now
+                do {
+                    let r = try await transport.post(
+                        url: config.url, headers: headers, body: payload.body, timeout: config.remoteTimeout)
+                    statusCode = r.status
+                    retryAfter = SendDecision.parseRetryAfter(
+                        r.header("Retry-After"), nowSeconds: Timestamp.nowMilliseconds() / 1000)
+                    if !(200..<300).contains(r.status) {
+                        message = "server returned HTTP status \(r.status): \(r.body.prefixString(256))"
+                    }
+                } catch {
+                    message = error.description
+                }
+                let took = ContinuousClock.now - sendStarted
+                sendDuration.record(took)
+                _ = tickSendNanos.add(Int64(took.seconds * 1e9), ordering: .relaxed)
+                attempt += 1
+                switch SendDecision.decide(
+                    status: statusCode, retryAfter: retryAfter, previous: backoff, minBackoff: q.minBackoff,
+                    maxBackoff: q.maxBackoff, retryOn429: q.retryOnHTTP429)
+                {
+                case .delivered:
+                    bytesTotal.increment(by: Int64(payload.body.count))
+                    _ = tickSent.add(count, ordering: .relaxed)
+                    let now = Timestamp.nowMilliseconds()
+                    lastDelivery.store(now, ordering: .relaxed)
+                    stats.withLock {
+                        $0.samplesSent += count
+                        $0.lastSuccess = now
+                        $0.lastError = ""
+                    }
+                    break attempts
+                case .split where payload.samples.count > 1:
+                    logger.warning(
+                        "request too large for the receiver, sending it in halves",
+                        metadata: ["samples": "\(payload.samples.count)", "error": "\(message)"])
+                    return .reencode(at: index, split: true)
+                case .drop, .split:
+                    failedTotal.increment(by: count)
+                    _ = tickDropped.add(count, ordering: .relaxed)
+                    stats.withLock {
+                        $0.samplesFailed += count
+                        $0.lastError = message
+                    }
+                    logger.error(
+                        "non-recoverable error, samples dropped", metadata: ["samples": "\(count)", "error": "\(message)"])
+                    break attempts
+                case .retry(let next):
                     if stopping { return .abandoned }
+                    retriedTotal.increment(by: count)
+                    let since = Timestamp.nowMilliseconds()
+                    stats.withLock {
+                        $0.samplesRetried += count
+                        $0.lastError = "retrying after \(next): \(message)"
+                    }
+                    let snapshot = stats.withLock { $0 }
+                    status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
+                    logger.warning("send failed, retrying", metadata: ["error": "\(message)", "backoff": "\(next)"])
+                    // No resharding until twice the wait has passed (Prometheus' rule).
+                    let until = since + 2 * next.milliseconds
+                    var seen = reshardDisabledUntil.load(ordering: .relaxed)
+                    while seen < until {
+                        let (exchanged, original) = reshardDisabledUntil.compareExchange(
+                            expected: seen, desired: until, ordering: .relaxed)
+                        if exchanged { break }
+                        seen = original
+                    }
+                    backoff = next
+                    // Sleep in short steps so shutdown and the disk budget are noticed promptly.
+                    let clock = ContinuousClock()
+                    let wakeAt = clock.now + next
+                    while clock.now < wakeAt {
+                        if stopping { return .abandoned }
+                        if wal.hasForcedCursor(config.name) { return .superseded }
+                        try? await Task.sleep(for: min(.milliseconds(200), wakeAt - clock.now))
+                    }
                     if wal.hasForcedCursor(config.name) { return .superseded }
-                    try? await Task.sleep(for: min(.milliseconds(200), until - clock.now))
                 }
-                if wal.hasForcedCursor(config.name) { return .superseded }
             }
         }
+        return .done
     }
 }

@@ -11,6 +11,10 @@ public enum MetricName {
     public static let remoteSamplesPending = "prometheus_remote_storage_samples_pending"
     public static let remoteBytesTotal = "prometheus_remote_storage_bytes_total"
     public static let remoteShards = "prometheus_remote_storage_shards"
+    public static let remoteShardsDesired = "prometheus_remote_storage_shards_desired"
+    public static let remoteShardsMin = "prometheus_remote_storage_shards_min"
+    public static let remoteShardsMax = "prometheus_remote_storage_shards_max"
+    public static let remoteShardCapacity = "prometheus_remote_storage_shard_capacity"
     public static let remoteHighestSent = "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"
     public static let remoteSentBatchDuration = "prometheus_remote_storage_sent_batch_duration_seconds"
     /// Unlabelled: the newest timestamp appended to the WAL.

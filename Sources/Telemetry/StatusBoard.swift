@@ -42,6 +42,11 @@ public struct EndpointStatus: Sendable {
     public var samplesSent: Int64 = 0
     public var samplesFailed: Int64 = 0
     public var samplesRetried: Int64 = 0
+    /// Samples dropped on the way out (write relabeling, unknown series, too old, 413 on one sample).
+    public var samplesDropped: Int64 = 0
+    /// Shards sending now, and the count the throughput calls for.
+    public var shards: Int = 1
+    public var shardsDesired: Double = 0
     /// Samples read from the WAL but not yet acknowledged by the endpoint.
     public var pending: Int = 0
     /// Seconds between the newest appended sample and the newest sent one.

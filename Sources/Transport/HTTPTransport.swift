@@ -50,6 +50,8 @@ public final class HTTPTransport: Sendable {
         config.decompression = .enabled(limit: .none)
         config.redirectConfiguration = .follow(max: 10, allowCycles: false)
         config.connectionPool.idleTimeout = .seconds(90)
+        // Remote-write runs up to max_shards requests to one receiver at once.
+        config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         // One dial per request, as Prometheus does: a refused connection fails the scrape at once
         // instead of being retried until the scrape timeout. Remote-write has its own backoff.
         config.connectionPool.retryConnectionEstablishment = false

@@ -70,6 +70,10 @@ public final class WriteAheadLog: Sendable {
             group.cancelAll()
         }
     }
+    /// Wakes every reader waiting in ``waitForAppend(after:timeout:)`` without an append, for a
+    /// reader whose own work (a send it started) finished. Other readers re-check and wait again.
+    public func wakeReaders() { appendSignal.signal() }
+
     /// `<path>/wal`, holding the segments.
     public let segmentDirectory: String
     /// `<path>/cursors`, holding one file per remote endpoint.

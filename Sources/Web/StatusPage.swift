@@ -15,10 +15,10 @@ enum StatusPage {
         h += "<p>Version \(esc(s.version)) · config <code>\(esc(s.configFile))</code> · started \(RFC3339.format(milliseconds: s.startTime))"
         h += " · targets up \(up)/\(s.targets.count)</p>"
         h += "<h2>Remote write</h2><table><tr><th>Endpoint</th><th>URL</th><th>Sent</th><th>Failed</th>"
-        h += "<th>Retried</th><th>Pending</th><th>Lag</th><th>Last success</th><th>Cursor</th><th>Last error</th></tr>"
+        h += "<th>Retried</th><th>Dropped</th><th>Shards</th><th>Pending</th><th>Lag</th><th>Last success</th><th>Cursor</th><th>Last error</th></tr>"
         for e in s.endpoints {
             h += "<tr><td>\(esc(e.name))</td><td>\(esc(e.url))</td><td>\(e.samplesSent)</td><td>\(e.samplesFailed)</td>"
-            h += "<td>\(e.samplesRetried)</td><td>\(e.pending)</td><td>\(formatDouble(e.lagSeconds))s</td>"
+            h += "<td>\(e.samplesRetried)</td><td>\(e.samplesDropped)</td><td>\(e.shards)</td><td>\(e.pending)</td><td>\(formatDouble(e.lagSeconds))s</td>"
             h += "<td>\(e.lastSuccess == 0 ? "never" : RFC3339.format(milliseconds: e.lastSuccess))</td>"
             h += "<td>\(esc(e.cursor))</td><td class=\"err\">\(esc(e.lastError))</td></tr>"
         }
