@@ -1,7 +1,8 @@
 # Outpost — the two commands a newcomer needs are `make run` and `make test`.
 SWIFT ?= swift
-# Debian packages the build, the tests and the demo need (installed by `make deps` when missing).
-DEB_PACKAGES := pkg-config libsnappy-dev libre2-dev prometheus victoria-metrics prometheus-node-exporter
+# Debian packages the build, the tests and the demo need (installed by `make deps` when missing);
+# nginx and openssl stand in as the TLS-terminating front of a receiver in the end-to-end tests.
+DEB_PACKAGES := pkg-config libsnappy-dev libre2-dev prometheus victoria-metrics prometheus-node-exporter nginx-light openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The end-to-end benchmark also needs nginx (the targets' static server).

@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Already in the graph through AsyncHTTPClient; named for TLS settings and SigV4's HMAC.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // C glue: one header each over the Debian system libraries.
@@ -52,6 +55,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -106,6 +111,7 @@ let package = Package(
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "OutpostModel"], swiftSettings: strict),
         .testTarget(name: "RelabelTests", dependencies: ["Relabel", "OutpostModel"], swiftSettings: strict),
         .testTarget(name: "OutpostConfigTests", dependencies: ["OutpostConfig"], swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "OutpostConfig"], swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "OutpostModel", "Telemetry"], swiftSettings: strict),
         .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel", "Relabel"], swiftSettings: strict),
         .testTarget(

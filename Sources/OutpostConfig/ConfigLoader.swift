@@ -86,14 +86,14 @@ public enum ConfigLoader {
     ) throws(ConfigError) -> ScrapeConfig {
         let f = try YAMLFields(
             node, file: file, context: "scrape_configs[\(index)]",
-            allowed: [
+            allowed: Set<String>([
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "honor_labels",
                 "honor_timestamps", "track_timestamps_staleness", "static_configs", "relabel_configs",
                 "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
                 "label_value_length_limit", "target_limit", "keep_dropped_targets", "scrape_protocols",
                 "fallback_scrape_protocol", "body_size_limit", "enable_compression", "metric_name_validation_scheme",
                 "metric_name_escaping_scheme",
-            ])
+            ]).union(HTTPClientConfig.keys))
         var c = ScrapeConfig()
         guard let job = try f.string("job_name"), !job.isEmpty else {
             throw ConfigError(file: file, line: f.line, message: "scrape_configs[\(index)]: job_name is required")
@@ -149,6 +149,7 @@ public enum ConfigLoader {
         c.bodySizeLimit = try byteSize(f, "body_size_limit") ?? global.bodySizeLimit
         c.enableCompression = try f.bool("enable_compression") ?? true
         (c.nameValidation, c.nameEscaping) = try nameSchemes(f, inherited: global)
+        c.http = try parseHTTPClientConfig(f)
         for (j, sc) in try f.sequence("static_configs").enumerated() {
             let sf = try YAMLFields(
                 sc, file: file, context: "scrape_configs[\(index)].static_configs[\(j)]", allowed: ["targets", "labels"])
@@ -235,7 +236,8 @@ public enum ConfigLoader {
     static func parseRemoteWrite(_ node: Node, index: Int, file: String) throws(ConfigError) -> RemoteWriteConfig {
         let f = try YAMLFields(
             node, file: file, context: "remote_write[\(index)]",
-            allowed: ["url", "name", "headers", "remote_timeout", "queue_config", "write_relabel_configs"])
+            allowed: Set(["url", "name", "headers", "remote_timeout", "queue_config", "write_relabel_configs", "sigv4"])
+                .union(HTTPClientConfig.keys))
         var r = RemoteWriteConfig()
         guard let url = try f.string("url"), !url.isEmpty else {
             throw ConfigError(file: file, line: f.line, message: "remote_write[\(index)]: url is required")
@@ -252,6 +254,7 @@ public enum ConfigLoader {
             r.name = String(String(h, radix: 16).prefix(6))
         }
         r.headers = try f.stringMap("headers")
+        r.http = try parseHTTPClientConfig(f, sigv4: true)
         r.writeRelabelConfigs = try parseRelabelConfigs(f, "write_relabel_configs")
         let reserved = ["host", "authorization", "content-encoding", "content-type", "x-prometheus-remote-write-version",
                         "user-agent", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "www-authenticate"]

@@ -66,6 +66,8 @@ public struct ScrapeConfig: Sendable {
     public var nameValidation = NameValidationScheme.utf8
     /// The `escaping=` value offered with the formats that take one.
     public var nameEscaping = "allow-utf-8"
+    /// Authentication, TLS and proxy for the targets.
+    public var http = HTTPClientConfig()
     public init() {}
 }
 
@@ -82,6 +84,8 @@ public struct RemoteWriteConfig: Sendable {
     /// The configured name, or a stable one derived from the URL (as Prometheus derives one from the config).
     public var name: String = ""
     public var headers: [(String, String)] = []
+    /// Authentication, TLS and proxy for the receiver.
+    public var http = HTTPClientConfig()
     public var remoteTimeout: Duration = .seconds(30)
     public var queueConfig = QueueConfig()
     /// Applied to each series after external labels, before sending; a dropped series is not sent.

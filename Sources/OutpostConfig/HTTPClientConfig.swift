@@ -92,7 +92,7 @@ public struct HTTPClientConfig: Sendable, Equatable {
     public init() {}
 
     /// The keys this config reads from a scrape job or remote-write entry.
-    public static let keys = [
+    public static let keys: Set<String> = [
         "basic_auth", "authorization", "oauth2", "tls_config", "proxy_url", "follow_redirects", "enable_http2",
         "bearer_token", "bearer_token_file",
     ]

@@ -25,6 +25,7 @@ public final class RemoteEndpoint: Service {
     public let config: RemoteWriteConfig
     private let wal: WriteAheadLog
     private let transport: HTTPTransport
+    private let settings: HTTPClientSettings
     private let status: StatusBoard
     private let logger: Logger
     private let externalLabels: Labels
@@ -63,8 +64,9 @@ public final class RemoteEndpoint: Service {
 
     public init(
         config: RemoteWriteConfig, externalLabels: Labels, wal: WriteAheadLog, transport: HTTPTransport,
-        status: StatusBoard, registry: MetricsRegistry, logger: Logger
+        settings: HTTPClientSettings, status: StatusBoard, registry: MetricsRegistry, logger: Logger
     ) {
+        self.settings = settings
         self.config = config
         self.externalLabels = externalLabels
         self.wal = wal
@@ -534,7 +536,8 @@ public final class RemoteEndpoint: Service {
                 let sendStarted = ContinuousClock.now
                 do {
                     let r = try await transport.post(
-                        url: config.url, headers: headers, body: payload.body, timeout: config.remoteTimeout)
+                        url: config.url, headers: headers, body: payload.body, timeout: config.remoteTimeout,
+                        settings: settings)
                     statusCode = r.status
                     retryAfter = SendDecision.parseRetryAfter(
                         r.header("Retry-After"), nowSeconds: Timestamp.nowMilliseconds() / 1000)

@@ -40,6 +40,7 @@ final class ScrapeLoop: Sendable {
     let target: ScrapeTarget
     private let wal: WriteAheadLog
     private let transport: HTTPTransport
+    private let settings: HTTPClientSettings
     private let status: StatusBoard
     private let metrics: ScrapeMetrics
     private let logger: Logger
@@ -52,12 +53,13 @@ final class ScrapeLoop: Sendable {
     private let markStaleOnStop = Atomic<Bool>(false)
 
     init(
-        target: ScrapeTarget, wal: WriteAheadLog, transport: HTTPTransport, status: StatusBoard,
-        metrics: ScrapeMetrics, registry: MetricsRegistry, offsetSeed: UInt64, logger: Logger
+        target: ScrapeTarget, wal: WriteAheadLog, transport: HTTPTransport, settings: HTTPClientSettings,
+        status: StatusBoard, metrics: ScrapeMetrics, registry: MetricsRegistry, offsetSeed: UInt64, logger: Logger
     ) {
         self.target = target
         self.wal = wal
         self.transport = transport
+        self.settings = settings
         self.status = status
         self.metrics = metrics
         self.offsetSeed = offsetSeed
@@ -145,7 +147,8 @@ final class ScrapeLoop: Sendable {
         let result: HTTPResult
         do {
             result = try await transport.get(
-                url: target.url, headers: headers, timeout: target.timeout, bodyLimit: target.options.bodySizeLimit)
+                url: target.url, headers: headers, timeout: target.timeout, bodyLimit: target.options.bodySizeLimit,
+                settings: settings)
         } catch {
             core.failed(timestamp: timestamp)
             if error.kind == .tooLarge { bodyLimitExceeded.increment() }

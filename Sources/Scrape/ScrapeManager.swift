@@ -91,7 +91,18 @@ public final class ScrapeManager: Service {
     }
 
     /// Starts loops for new targets and stops (with staleness markers) loops whose target is gone.
-    public func apply(_ config: OutpostConfiguration) {
+    ///
+    /// Fails, changing nothing, when a job's HTTP settings cannot be built (a TLS file that does
+    /// not load): a reload then keeps the running configuration.
+    public func apply(_ config: OutpostConfiguration) throws(TransportError) {
+        var settings: [String: HTTPClientSettings] = [:]
+        for job in config.scrapeConfigs {
+            do {
+                settings[job.jobName] = try transport.settings(for: job.http)
+            } catch {
+                throw TransportError(kind: error.kind, message: "scrape job \"\(job.jobName)\": \(error.message)")
+            }
+        }
         let set = Self.targets(for: config)
         let targets = set.active
         for bad in set.invalid {
@@ -122,8 +133,9 @@ public final class ScrapeManager: Service {
                 status.removeTarget(key)
             }
             for (key, target) in wanted where running[key] == nil {
+                guard let jobSettings = settings[target.job] else { continue }
                 let loop = ScrapeLoop(
-                    target: target, wal: wal, transport: transport, status: status, metrics: metrics,
+                    target: target, wal: wal, transport: transport, settings: jobSettings, status: status, metrics: metrics,
                     registry: registry, offsetSeed: offsetSeed, logger: logger)
                 status.addTarget(
                     TargetStatus(
@@ -140,7 +152,7 @@ public final class ScrapeManager: Service {
     /// Scrapes until graceful shutdown, then stops every loop (no staleness markers: the series
     /// continue after a restart) and waits for them.
     public func run() async throws {
-        apply(initial)
+        try apply(initial)
         try? await gracefulShutdown()
         let tasks = running.withLock { running in
             let tasks = running.values.map(\.task)

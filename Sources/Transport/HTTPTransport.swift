@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import OutpostConfig
+import Synchronization
 import Telemetry
 
 /// A failed request, with a message safe to show on `/status` (no credentials).
@@ -10,6 +11,10 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     public var message: String
     public var description: String { message }
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
 }
 
 /// A response: status, headers and the whole body in one contiguous buffer.
@@ -38,51 +43,125 @@ public struct ResponseBody: Sendable {
     }
 }
 
-/// The one HTTP client of the process, shared by scrapes and remote-write (and later discovery).
-/// It owns AsyncHTTPClient so no other module imports it.
+/// The process's HTTP clients, shared by scrapes, remote-write and discovery. It owns
+/// AsyncHTTPClient so no other module imports it. Most requests go through one shared client;
+/// a proxy, `follow_redirects: false`, `enable_http2: false` or a TLS `server_name` need a client
+/// of their own, made once per distinct choice and kept until ``shutdown()``.
 public final class HTTPTransport: Sendable {
-    private let client: HTTPClient
+    private let shared: HTTPClient
+    private let clients = Mutex<[ClientKey: HTTPClient]>([:])
+
+    struct ClientKey: Hashable {
+        var proxy: String?
+        var followRedirects: Bool
+        var http2: Bool
+        /// server_name → the host it stands for.
+        var nameOverride: [String: String]
+    }
 
     public init() {
+        shared = Self.makeClient(ClientKey(proxy: nil, followRedirects: true, http2: true, nameOverride: [:]))
+    }
+
+    private static func makeClient(_ key: ClientKey) -> HTTPClient {
         var config = HTTPClient.Configuration()
         // Scrape bodies may come gzip-compressed; the body limit below applies to the decompressed
         // bytes, as Prometheus applies body_size_limit.
         config.decompression = .enabled(limit: .none)
-        config.redirectConfiguration = .follow(max: 10, allowCycles: false)
+        config.redirectConfiguration = key.followRedirects ? .follow(max: 10, allowCycles: false) : .disallow
+        config.httpVersion = key.http2 ? .automatic : .http1Only
         config.connectionPool.idleTimeout = .seconds(90)
         // Remote-write runs up to max_shards requests to one receiver at once.
         config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         // One dial per request, as Prometheus does: a refused connection fails the scrape at once
         // instead of being retried until the scrape timeout. Remote-write has its own backoff.
         config.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        config.dnsOverride = key.nameOverride
+        if let proxy = key.proxy, let p = parseProxy(proxy) {
+            config.proxy = .server(
+                host: p.host, port: p.port,
+                authorization: p.user.map { .basic(username: $0, password: p.password ?? "") })
+        }
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }
+
+    private func client(_ key: ClientKey) -> HTTPClient {
+        if key.proxy == nil && key.followRedirects && key.http2 && key.nameOverride.isEmpty { return shared }
+        return clients.withLock { c in
+            if let existing = c[key] { return existing }
+            let made = Self.makeClient(key)
+            c[key] = made
+            return made
+        }
+    }
+
+    /// Settings for requests made under `config`; fails when its TLS files cannot be loaded.
+    public func settings(for config: HTTPClientConfig) throws(TransportError) -> HTTPClientSettings {
+        try HTTPClientSettings(config: config, transport: self)
     }
 
     /// A GET whose body is read into memory. With a `bodyLimit` (0: none), a body of that many
     /// bytes or more fails the request, as Prometheus' `body_size_limit` does, without reading on.
     public func get(
-        url: String, headers: [(String, String)], timeout: Duration, bodyLimit: Int = 0
+        url: String, headers: [(String, String)], timeout: Duration, bodyLimit: Int = 0,
+        settings: HTTPClientSettings? = nil
     ) async throws(TransportError) -> HTTPResult {
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        for (k, v) in headers { request.headers.add(name: k, value: v) }
-        return try await run(request, method: "Get", url: url, timeout: timeout, bodyLimit: bodyLimit)
+        try await run(
+            method: .GET, url: url, headers: headers, body: nil, timeout: timeout, bodyLimit: bodyLimit,
+            settings: settings)
     }
 
     /// A POST of `body`; the response body is kept up to 64 KiB (receivers put their reason there).
     public func post(
-        url: String, headers: [(String, String)], body: [UInt8], timeout: Duration
+        url: String, headers: [(String, String)], body: [UInt8], timeout: Duration, settings: HTTPClientSettings? = nil
     ) async throws(TransportError) -> HTTPResult {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        for (k, v) in headers { request.headers.add(name: k, value: v) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        return try await run(request, method: "Post", url: url, timeout: timeout, bodyLimit: 64 << 10, truncate: true)
+        try await run(
+            method: .POST, url: url, headers: headers, body: body, timeout: timeout, bodyLimit: 64 << 10,
+            truncate: true, settings: settings)
     }
 
     private func run(
-        _ request: HTTPClientRequest, method: String, url: String, timeout: Duration, bodyLimit: Int,
-        truncate: Bool = false
+        method: HTTPMethod, url: String, headers: [(String, String)], body: [UInt8]?, timeout: Duration, bodyLimit: Int,
+        truncate: Bool = false, settings: HTTPClientSettings?
+    ) async throws(TransportError) -> HTTPResult {
+        let http = settings?.config ?? HTTPClientConfig()
+        var key = ClientKey(
+            proxy: http.proxyURL, followRedirects: http.followRedirects, http2: http.enableHTTP2, nameOverride: [:])
+        var target = url
+        var hostHeader: String? = nil
+        if let serverName = http.tls.serverName, let parts = URLParts(url), parts.host != serverName {
+            // Connect to the URL's host but verify (and send SNI for) the server name: the request
+            // names the server, and the client resolves that name to the real host.
+            key.nameOverride = [serverName: parts.host]
+            target = parts.replacingHost(with: serverName)
+            hostHeader = parts.hostAndPort
+        }
+        let client = client(key)
+        var stale: String? = nil
+        for attempt in 0..<2 {
+            var request = HTTPClientRequest(url: target)
+            request.method = method
+            for (k, v) in headers { request.headers.add(name: k, value: v) }
+            if let hostHeader { request.headers.replaceOrAdd(name: "Host", value: hostHeader) }
+            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+            let token = try await settings?.apply(
+                to: &request, method: method.rawValue, url: url, body: body, retiring: stale)
+            let result = try await execute(
+                client, request, method: method.rawValue.capitalized, url: url, timeout: timeout,
+                bodyLimit: bodyLimit, truncate: truncate)
+            // A refused OAuth2 token is fetched again once, for everyone using it.
+            if result.status == 401, attempt == 0, let token {
+                stale = token
+                continue
+            }
+            return result
+        }
+        throw TransportError(kind: .other, message: "unreachable")
+    }
+
+    private func execute(
+        _ client: HTTPClient, _ request: HTTPClientRequest, method: String, url: String, timeout: Duration,
+        bodyLimit: Int, truncate: Bool
     ) async throws(TransportError) -> HTTPResult {
         let shown = redactURL(url)
         let ms = max(1, timeout.milliseconds)
@@ -125,8 +204,67 @@ public final class HTTPTransport: Sendable {
 
     /// Closes every connection. Call once, at shutdown.
     public func shutdown() async {
-        try? await client.shutdown()
+        try? await shared.shutdown()
+        for c in clients.withLock({ Array($0.values) }) { try? await c.shutdown() }
     }
+}
+
+/// The parts of an `http(s)://` URL needed to swap its host.
+struct URLParts {
+    var scheme: String
+    var userinfo: String?
+    var host: String
+    var port: String?
+    var rest: String
+
+    init?(_ url: String) {
+        guard let sep = url.range(of: "://") else { return nil }
+        scheme = String(url[..<sep.lowerBound])
+        let afterScheme = url[sep.upperBound...]
+        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+        var authority = afterScheme[..<authorityEnd]
+        rest = String(afterScheme[authorityEnd...])
+        if let at = authority.lastIndex(of: "@") {
+            userinfo = String(authority[..<at])
+            authority = authority[authority.index(after: at)...]
+        }
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            port = after.hasPrefix(":") ? String(after.dropFirst()) : nil
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            port = String(authority[authority.index(after: colon)...])
+        } else {
+            host = String(authority)
+        }
+        guard !host.isEmpty else { return nil }
+    }
+
+    var hostAndPort: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return port.map { "\(h):\($0)" } ?? h
+    }
+
+    func replacingHost(with name: String) -> String {
+        scheme + "://" + (userinfo.map { $0 + "@" } ?? "") + name + (port.map { ":" + $0 } ?? "") + rest
+    }
+}
+
+/// host, port and credentials of an `http://user:pass@host:port` proxy URL.
+func parseProxy(_ url: String) -> (host: String, port: Int, user: String?, password: String?)? {
+    guard let parts = URLParts(url) else { return nil }
+    var user: String? = nil
+    var password: String? = nil
+    if let info = parts.userinfo {
+        if let colon = info.firstIndex(of: ":") {
+            user = String(info[..<colon])
+            password = String(info[info.index(after: colon)...])
+        } else {
+            user = info
+        }
+    }
+    return (parts.host, parts.port.flatMap { Int($0) } ?? 80, user, password)
 }
 
 /// Removes `user:password@` from a URL before it is shown anywhere.

@@ -33,10 +33,25 @@ func buildApplication(options: AgentOptions, config: OutpostConfiguration, logge
     wal.releaseReaders(except: Set(config.remoteWrite.map(\.name)))
 
     let transport = HTTPTransport()
-    let endpoints = config.remoteWrite.map {
-        RemoteEndpoint(
-            config: $0, externalLabels: config.global.externalLabels, wal: wal, transport: transport,
-            status: status, registry: registry, logger: logger)
+    var endpoints: [RemoteEndpoint] = []
+    for remote in config.remoteWrite {
+        let settings: HTTPClientSettings
+        do {
+            settings = try transport.settings(for: remote.http)
+        } catch {
+            throw ConfigError(file: config.file, line: 0, message: "remote_write \"\(remote.name)\": \(error.message)")
+        }
+        endpoints.append(
+            RemoteEndpoint(
+                config: remote, externalLabels: config.global.externalLabels, wal: wal, transport: transport,
+                settings: settings, status: status, registry: registry, logger: logger))
+    }
+    for job in config.scrapeConfigs {
+        do {
+            _ = try transport.settings(for: job.http)
+        } catch {
+            throw ConfigError(file: config.file, line: 0, message: "scrape job \"\(job.jobName)\": \(error.message)")
+        }
     }
     let scrape = ScrapeManager(
         config: config, wal: wal, transport: transport, status: status, registry: registry, logger: logger)
@@ -126,7 +141,7 @@ final class ConfigReloader: Service {
             {
                 logger.warning("remote_write changes take effect at the next restart; scrape changes applied now")
             }
-            scrape.apply(config)
+            try scrape.apply(config)
             lock.withLock { $0 = config }
             success.set(1.0)
             successTime.set(Double(Timestamp.nowMilliseconds() / 1000))
