@@ -1,55 +1,32 @@
-import CSnappy
 import Foundation
 import Synchronization
 
-/// A remote-write receiver on 127.0.0.1 that answers each request as a script says — forward to a
-/// real receiver, answer a status of its own, reset the connection, or never answer — and keeps
-/// exact books of what it saw: every (series, timestamp) in every request, which of them the real
-/// receiver accepted, which were refused for good, and whether any series went backwards in time.
-final class FaultProxy: Sendable {
-    enum Fault: Sendable, Equatable {
-        /// Pass to the upstream receiver and relay its answer.
-        case forward
-        /// Answer this status (with extra header lines) without forwarding.
-        case status(Int, headers: [String])
+/// An HTTP/1.1 server on 127.0.0.1 for tests: one thread per connection, keep-alive, and a handler
+/// that sees each request and chooses the reply — a response, a reset, or no answer at all.
+final class TestHTTPServer: Sendable {
+    struct Request: Sendable {
+        var method: String
+        var path: String
+        /// Names lower-cased.
+        var headers: [String: String]
+        var body: [UInt8]
+    }
+
+    enum Reply: Sendable {
+        case respond(status: Int, headers: [String], body: [UInt8])
         /// Close the connection without answering (a reset).
         case reset
         /// Keep the connection open and never answer.
         case blackhole
     }
 
-    struct Books: Sendable {
-        var requests = 0
-        /// Every sample seen, as series key + timestamp.
-        var seen: Set<String> = []
-        /// Samples the upstream accepted.
-        var delivered: Set<String> = []
-        /// Samples answered with a 4xx other than 413 and 429: the sender must drop them.
-        var refused: Set<String> = []
-        /// Sample count of requests answered 5xx, 429 or reset: the sender must retry them.
-        var retriedSamples = 0
-        /// Sample count of requests answered 413.
-        var tooLargeSamples = 0
-        /// Delivered samples whose series already had a delivered sample at or after their timestamp.
-        var outOfOrder = 0
-        var lastDelivered: [String: Int64] = [:]
-        /// Per request: sample count and the fault applied.
-        var log: [(samples: Int, fault: Fault)] = []
-        /// Headers of the last request, lower-cased names.
-        var lastHeaders: [String: String] = [:]
-    }
-
     let port: Int
-    private let upstreamPort: Int
     private let fd: Int32
-    private let script: @Sendable (_ request: Int, _ samples: Int) -> Fault
-    private let books = Mutex(Books())
+    private let handler: @Sendable (Request) -> Reply
     private let stopped = Atomic<Bool>(false)
 
-    /// `script` gets the 1-based request number and the request's sample count.
-    init(upstreamPort: Int, script: @escaping @Sendable (_ request: Int, _ samples: Int) -> Fault) throws {
-        self.upstreamPort = upstreamPort
-        self.script = script
+    init(handler: @escaping @Sendable (Request) -> Reply) throws {
+        self.handler = handler
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket failed") }
         self.fd = fd
@@ -79,8 +56,6 @@ final class FaultProxy: Sendable {
             }
         }
     }
-
-    var snapshot: Books { books.withLock { $0 } }
 
     func stop() {
         stopped.store(true, ordering: .relaxed)
@@ -119,6 +94,7 @@ final class FaultProxy: Sendable {
             }
             guard let end = headEnd else { return }
             let head = String(decoding: buffer[0..<end], as: UTF8.self)
+            let requestLine = head.prefix { $0 != "\r" }.split(separator: " ")
             var headers: [String: String] = [:]
             for line in head.split(separator: "\r\n").dropFirst() {
                 guard let colon = line.firstIndex(of: ":") else { continue }
@@ -128,39 +104,127 @@ final class FaultProxy: Sendable {
             while buffer.count < end + length { if !fill() { return } }
             let body = Array(buffer[end..<(end + length)])
             buffer.removeFirst(end + length)
-            let samples = Self.decode(body) ?? []
-            let number = books.withLock { b -> Int in
-                b.requests += 1
-                b.lastHeaders = headers
-                for s in samples { b.seen.insert(s.key) }
-                return b.requests
-            }
-            let fault = script(number, samples.count)
-            books.withLock { $0.log.append((samples.count, fault)) }
-            switch fault {
+            let request = Request(
+                method: requestLine.first.map(String.init) ?? "", path: requestLine.count > 1 ? String(requestLine[1]) : "",
+                headers: headers, body: body)
+            switch handler(request) {
             case .blackhole:
                 while !stopped.load(ordering: .relaxed) { usleep(50_000) }
                 return
             case .reset:
-                books.withLock { $0.retriedSamples += samples.count }
                 var linger = linger(l_onoff: 1, l_linger: 0)
                 setsockopt(c, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
                 return
+            case .respond(let status, let extra, let body):
+                var out = "HTTP/1.1 \(status) Status\r\n"
+                for h in extra { out += h + "\r\n" }
+                out += "Content-Length: \(body.count)\r\n\r\n"
+                if !sendAll(c, Array(out.utf8) + body) { return }
+            }
+        }
+    }
+}
+
+func sendAll(_ c: Int32, _ bytes: [UInt8]) -> Bool {
+    var sent = 0
+    while sent < bytes.count {
+        let n = bytes[sent...].withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if n <= 0 { return false }
+        sent += n
+    }
+    return true
+}
+
+import CSnappy
+
+/// A remote-write receiver on 127.0.0.1 that answers each request as a script says — forward to a
+/// real receiver, answer a status of its own, reset the connection, or never answer — and keeps
+/// exact books of what it saw: every (series, timestamp) in every request, which of them the real
+/// receiver accepted, which were refused for good, and whether any series went backwards in time.
+final class FaultProxy: Sendable {
+    enum Fault: Sendable, Equatable {
+        /// Pass to the upstream receiver and relay its answer.
+        case forward
+        /// Answer this status (with extra header lines) without forwarding.
+        case status(Int, headers: [String])
+        /// Close the connection without answering (a reset).
+        case reset
+        /// Keep the connection open and never answer.
+        case blackhole
+    }
+
+    struct Books: Sendable {
+        var requests = 0
+        /// Every sample seen, as series key + timestamp.
+        var seen: Set<String> = []
+        /// Samples the upstream accepted.
+        var delivered: Set<String> = []
+        /// Samples answered with a 4xx other than 413 and 429: the sender must drop them.
+        var refused: Set<String> = []
+        /// Sample count of requests answered 5xx, 429 or reset: the sender must retry them.
+        var retriedSamples = 0
+        /// Sample count of requests answered 413.
+        var tooLargeSamples = 0
+        /// Requests answered 401 (the sender must fetch new credentials and try again).
+        var unauthorized = 0
+        /// Delivered samples whose series already had a delivered sample at or after their timestamp.
+        var outOfOrder = 0
+        var lastDelivered: [String: Int64] = [:]
+        /// Per request: sample count and the fault applied.
+        var log: [(samples: Int, fault: Fault)] = []
+        /// Headers of the last request, lower-cased names.
+        var lastHeaders: [String: String] = [:]
+    }
+
+    private let upstreamPort: Int
+    private let server: TestHTTPServer
+    /// The books, shared with the server's handler.
+    private final class Ledger: Sendable {
+        let books = Mutex(Books())
+    }
+    private let ledger: Ledger
+
+    /// `script` gets the 1-based request number, the request's sample count and its headers
+    /// (names lower-cased).
+    init(
+        upstreamPort: Int, script: @escaping @Sendable (_ request: Int, _ samples: Int, _ headers: [String: String]) -> Fault
+    ) throws {
+        self.upstreamPort = upstreamPort
+        let ledger = Ledger()
+        self.ledger = ledger
+        server = try TestHTTPServer { request in
+            let samples = FaultProxy.decode(request.body) ?? []
+            let number = ledger.books.withLock { b -> Int in
+                b.requests += 1
+                b.lastHeaders = request.headers
+                for s in samples { b.seen.insert(s.key) }
+                return b.requests
+            }
+            let fault = script(number, samples.count, request.headers)
+            ledger.books.withLock { $0.log.append((samples.count, fault)) }
+            switch fault {
+            case .blackhole:
+                return .blackhole
+            case .reset:
+                ledger.books.withLock { $0.retriedSamples += samples.count }
+                return .reset
             case .status(let code, let extra):
-                books.withLock { b in
+                ledger.books.withLock { b in
                     if code == 413 {
                         b.tooLargeSamples += samples.count
                     } else if code >= 500 || code == 429 {
                         b.retriedSamples += samples.count
+                    } else if code == 401 {
+                        b.unauthorized += 1
                     } else if code >= 400 {
                         for s in samples { b.refused.insert(s.key) }
                     }
                 }
-                if !respond(c, status: code, headers: extra, body: Array("injected fault \(code)\n".utf8)) { return }
+                return .respond(status: code, headers: extra, body: Array("injected fault \(code)\n".utf8))
             case .forward:
-                let (code, reply) = forward(body, headers: headers)
+                let (code, reply) = FaultProxy.forward(request.body, headers: request.headers, port: upstreamPort)
                 if (200..<300).contains(code) {
-                    books.withLock { b in
+                    ledger.books.withLock { b in
                         for s in samples {
                             b.delivered.insert(s.key)
                             if let last = b.lastDelivered[s.series], last >= s.timestamp { b.outOfOrder += 1 }
@@ -168,20 +232,19 @@ final class FaultProxy: Sendable {
                         }
                     }
                 }
-                if !respond(c, status: code, headers: [], body: reply) { return }
+                return .respond(status: code, headers: [], body: reply)
             }
         }
     }
 
-    private func respond(_ c: Int32, status: Int, headers: [String], body: [UInt8]) -> Bool {
-        var out = "HTTP/1.1 \(status) Status\r\n"
-        for h in headers { out += h + "\r\n" }
-        out += "Content-Length: \(body.count)\r\n\r\n"
-        return sendAll(c, Array(out.utf8) + body)
-    }
+    var port: Int { server.port }
+
+    var snapshot: Books { ledger.books.withLock { $0 } }
+
+    func stop() { server.stop() }
 
     /// Posts `body` to the upstream receiver on a fresh connection; returns its status and body.
-    private func forward(_ body: [UInt8], headers: [String: String]) -> (Int, [UInt8]) {
+    static func forward(_ body: [UInt8], headers: [String: String], port upstreamPort: Int) -> (Int, [UInt8]) {
         let u = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(u) }
         var addr = sockaddr_in()
@@ -212,16 +275,6 @@ final class FaultProxy: Sendable {
         let code = parts.count > 1 ? Int(parts[1]) ?? 502 : 502
         let bodyStart = text.range(of: "\r\n\r\n").map { text.utf8.distance(from: text.startIndex, to: $0.upperBound) }
         return (code, bodyStart.map { Array(reply[$0...]) } ?? [])
-    }
-
-    private func sendAll(_ c: Int32, _ bytes: [UInt8]) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return false }
-            sent += n
-        }
-        return true
     }
 
     struct DecodedSample {

@@ -30,7 +30,7 @@ import Glibc
         defer { target.stop() }
         // The script, by request number: two 500s, a 429 asking for a second, a bare 429, a reset,
         // a 409 and a 400 (both dropped for good), a 413 (split), then everything forwarded.
-        let proxy = try FaultProxy(upstreamPort: receiverPort) { n, samples in
+        let proxy = try FaultProxy(upstreamPort: receiverPort) { n, samples, _ in
             switch n {
             case 2, 3: return .status(500, headers: [])
             case 4: return .status(429, headers: ["Retry-After: 1"])
@@ -121,7 +121,7 @@ import Glibc
         let liveProcess = try live.start(logDir: dir)
         let target = try TestTarget(text: Self.targetBody(), headers: ["Content-Type: text/plain; version=0.0.4"])
         defer { target.stop() }
-        let hole = try FaultProxy(upstreamPort: livePort) { _, _ in .blackhole }
+        let hole = try FaultProxy(upstreamPort: livePort) { _, _, _ in .blackhole }
         defer { hole.stop() }
         let config = """
             global: {scrape_interval: 200ms}
