@@ -26,6 +26,8 @@ let package = Package(
         // Already in the graph through AsyncHTTPClient; named for TLS settings and SigV4's HMAC.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // Tests only: generated remote-write types (proto/, committed) check the hand-written encoders.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // C glue: one header each over the Debian system libraries.
@@ -107,6 +109,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Generated once from proto/*.proto with protoc-gen-swift 1.39 and committed.
+        .target(
+            name: "RemoteWriteProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
+
         .testTarget(name: "OutpostModelTests", dependencies: ["OutpostModel"], swiftSettings: strict),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "OutpostModel"], swiftSettings: strict),
         .testTarget(name: "RelabelTests", dependencies: ["Relabel", "OutpostModel"], swiftSettings: strict),
@@ -116,11 +123,11 @@ let package = Package(
         .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel", "Relabel"], swiftSettings: strict),
         .testTarget(
             name: "RemoteWriteTests",
-            dependencies: ["RemoteWrite", "WAL", "OutpostModel", "Relabel", "CSnappy"],
+            dependencies: ["RemoteWrite", "WAL", "OutpostModel", "Relabel", "CSnappy", "RemoteWriteProto", "OutpostConfig"],
             swiftSettings: strict
         ),
         // Runs the real binary; CSnappy only to read what it sends.
-        .testTarget(name: "EndToEndTests", dependencies: ["CSnappy"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["CSnappy", "RemoteWriteProto"], swiftSettings: strict),
     ],
     cxxLanguageStandard: .cxx17
 )

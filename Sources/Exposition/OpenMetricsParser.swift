@@ -1,3 +1,5 @@
+import OutpostModel
+
 /// A byte-level parser for OpenMetrics 1.0 text (`application/openmetrics-text`).
 ///
 /// Stricter than the Prometheus text format: single spaces between fields, no blank lines, `# EOF`
@@ -8,6 +10,7 @@ public struct OpenMetricsParser: ExpositionParser {
     var s: ByteScanner
     /// The type of the last `# TYPE` line. Like Prometheus, it applies to every following line.
     var familyType = MetricType.unknown
+    public var metadata: [MetadataLine] = []
     let skipCreatedSeries: Bool
 
     /// The 1-based number of the line last read.
@@ -65,7 +68,8 @@ public struct OpenMetricsParser: ExpositionParser {
         guard s.at(" ") else { throw s.fail("expected metric name after \(s.quoted(word))") }
         s.pos += 1
         let name: Range<Int>
-        if s.at("\"") {
+        let quoted = s.at("\"")
+        if quoted {
             name = try s.scanQuoted(strictEscapes: false)
         } else {
             let start = s.pos
@@ -83,11 +87,13 @@ public struct OpenMetricsParser: ExpositionParser {
             guard isValidUTF8(UnsafeRawBufferPointer(rebasing: s.buf[value])) else {
                 throw s.fail("help text \(s.quoted(value)) is not a valid utf8 string")
             }
+            metadata.append(MetadataLine(kind: .help, name: name, nameQuoted: quoted, text: value, type: .unknown))
             return false
         }
         if kind == 1 {
             guard let type = Self.type(of: value, in: s) else { throw s.fail("invalid metric type \(s.quoted(value))") }
             familyType = type
+            metadata.append(MetadataLine(kind: .type, name: name, nameQuoted: quoted, text: value, type: type))
         } else if !value.isEmpty {
             // The unit must end the metric name, after an underscore.
             let ok =
@@ -95,6 +101,7 @@ public struct OpenMetricsParser: ExpositionParser {
                 && s.bytesEqual((name.upperBound - value.count)..<name.upperBound, value)
                 && s.buf[name.upperBound - value.count - 1] == UInt8(ascii: "_")
             guard ok else { throw s.fail("unit \(s.quoted(value)) not a suffix of metric \(s.quoted(name))") }
+            metadata.append(MetadataLine(kind: .unit, name: name, nameQuoted: quoted, text: value, type: .unknown))
         }
         return false
     }

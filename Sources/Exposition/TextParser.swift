@@ -1,3 +1,5 @@
+import OutpostModel
+
 /// A byte-level parser for the Prometheus text exposition format: 0.0.4, and 1.0.0's quoted UTF-8
 /// names (`{"my.metric", "label.name"="v"}`).
 ///
@@ -8,6 +10,7 @@ public struct TextParser: ExpositionParser {
     var s: ByteScanner
     /// The type of the last `# TYPE` line. Like Prometheus, it applies to every following line.
     var familyType = MetricType.unknown
+    public var metadata: [MetadataLine] = []
 
     /// The 1-based number of the line last read.
     public var line: Int { s.line }
@@ -62,7 +65,16 @@ public struct TextParser: ExpositionParser {
         guard !name.isEmpty || quoted, separated || s.atEndOfLine else {
             throw s.fail("invalid metric name in \(what) line")
         }
-        guard isType else { return s.skipToEndOfLine() }  // HELP text is free-form
+        guard isType else {  // HELP text is free-form
+            let textStart = s.pos
+            s.skipToEndOfLine()
+            var end = s.pos
+            if end > textStart && s.buf[end - 1] == 0x0A { end -= 1 }
+            if end > textStart && s.buf[end - 1] == 0x0D { end -= 1 }
+            metadata.append(
+                MetadataLine(kind: .help, name: name, nameQuoted: quoted, text: textStart..<max(textStart, end), type: .unknown))
+            return
+        }
         let t = s.token()
         let type: MetricType
         if s.isWord(t, "counter") {
@@ -82,6 +94,7 @@ public struct TextParser: ExpositionParser {
         guard s.atEndOfLine else { throw s.fail("linebreak expected after metadata, got \(s.quoted(s.restOfLine()))") }
         s.skipToEndOfLine()
         familyType = type
+        metadata.append(MetadataLine(kind: .type, name: name, nameQuoted: quoted, text: s.pos..<s.pos, type: type))
     }
 
     private mutating func sampleLine(_ out: inout ExpositionSample) throws(ExpositionError) {

@@ -236,7 +236,10 @@ public enum ConfigLoader {
     static func parseRemoteWrite(_ node: Node, index: Int, file: String) throws(ConfigError) -> RemoteWriteConfig {
         let f = try YAMLFields(
             node, file: file, context: "remote_write[\(index)]",
-            allowed: Set(["url", "name", "headers", "remote_timeout", "queue_config", "write_relabel_configs", "sigv4"])
+            allowed: Set([
+                "url", "name", "headers", "remote_timeout", "queue_config", "write_relabel_configs", "sigv4",
+                "protobuf_message", "metadata_config", "send_exemplars", "send_native_histograms",
+            ])
                 .union(HTTPClientConfig.keys))
         var r = RemoteWriteConfig()
         guard let url = try f.string("url"), !url.isEmpty else {
@@ -260,6 +263,31 @@ public enum ConfigLoader {
                         "user-agent", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "www-authenticate"]
         for (name, _) in r.headers where reserved.contains(name.lowercased()) {
             throw f.error("headers", "\(name) is a reserved header. It must not be changed")
+        }
+        if let message = try f.string("protobuf_message") {
+            guard let m = RemoteWriteConfig.ProtobufMessage(rawValue: message) else {
+                throw f.error(
+                    "protobuf_message",
+                    "unknown remote write protobuf message \(message), supported: prometheus.WriteRequest, io.prometheus.write.v2.Request")
+            }
+            r.protobufMessage = m
+        }
+        if try f.bool("send_exemplars") == true {
+            throw f.error("send_exemplars", "exemplars are not stored in Outpost's WAL yet; remove send_exemplars or set it to false")
+        }
+        if try f.bool("send_native_histograms") == true {
+            throw f.error("send_native_histograms", "native histograms are not scraped by Outpost; remove send_native_histograms or set it to false")
+        }
+        if let m = f.node("metadata_config") {
+            let mf = try YAMLFields(
+                m, file: file, context: "remote_write[\(index)].metadata_config",
+                allowed: ["send", "send_interval", "max_samples_per_send"])
+            r.metadataConfig.send = try mf.bool("send") ?? true
+            if let d = try mf.duration("send_interval") {
+                guard d > .zero else { throw mf.error("send_interval", "must be greater than 0") }
+                r.metadataConfig.sendInterval = d
+            }
+            r.metadataConfig.maxSamplesPerSend = try mf.int("max_samples_per_send", minimum: 1) ?? 2_000
         }
         if let t = try f.duration("remote_timeout") {
             guard t > .zero else { throw f.error("remote_timeout", "must be greater than 0") }

@@ -90,6 +90,23 @@ public struct RemoteWriteConfig: Sendable {
     public var queueConfig = QueueConfig()
     /// Applied to each series after external labels, before sending; a dropped series is not sent.
     public var writeRelabelConfigs: [RelabelRule] = []
+    /// The wire message: remote-write 1.0 (the default) or 2.0.
+    public var protobufMessage = ProtobufMessage.v1
+    /// 1.0 only: metric metadata sent in requests of its own (2.0 carries it with each series).
+    public var metadataConfig = MetadataConfig()
+    public init() {}
+
+    public enum ProtobufMessage: String, Sendable {
+        case v1 = "prometheus.WriteRequest"
+        case v2 = "io.prometheus.write.v2.Request"
+    }
+}
+
+/// `metadata_config`, with Prometheus' defaults.
+public struct MetadataConfig: Sendable {
+    public var send = true
+    public var sendInterval: Duration = .seconds(60)
+    public var maxSamplesPerSend = 2_000
     public init() {}
 }
 

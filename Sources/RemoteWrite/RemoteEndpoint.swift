@@ -46,6 +46,11 @@ public final class RemoteEndpoint: Service {
     private let highestSent: GaugeMetric
     private let shards: GaugeMetric
     private let shardsDesired: GaugeMetric
+    private let metadataTotal: CounterMetric
+    private let metadataFailed: CounterMetric
+    private let unconfirmed: CounterMetric
+    /// Whether a metadata request (1.0's `metadata_config`) is under way.
+    private let metadataInFlight = Atomic<Bool>(false)
     private let sendDuration: DurationHistogramMetric
 
     /// Progress and errors, written by the reader and the shard tasks, shown on `/status`.
@@ -90,6 +95,9 @@ public final class RemoteEndpoint: Service {
         highestSent = registry.makeGauge(name: MetricName.remoteHighestSent, labels: labels)
         shards = registry.makeGauge(name: MetricName.remoteShards, labels: labels)
         shardsDesired = registry.makeGauge(name: MetricName.remoteShardsDesired, labels: labels)
+        metadataTotal = registry.makeCounter(name: MetricName.remoteMetadataTotal, labels: labels)
+        metadataFailed = registry.makeCounter(name: MetricName.remoteMetadataFailed, labels: labels)
+        unconfirmed = registry.makeCounter(name: MetricName.remoteSamplesUnconfirmed, labels: labels)
         registry.makeGauge(name: MetricName.remoteShardsMin, labels: labels).set(Double(config.queueConfig.minShards))
         registry.makeGauge(name: MetricName.remoteShardsMax, labels: labels).set(Double(config.queueConfig.maxShards))
         registry.makeGauge(name: MetricName.remoteShardCapacity, labels: labels).set(Double(config.queueConfig.capacity))
@@ -168,7 +176,9 @@ public final class RemoteEndpoint: Service {
         logger.info("remote write starting", metadata: ["cursor": "\(start)", "shards": "\(shardCount)"])
         var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: start.position.segment, offset: 0))
         defer { reader.close() }
-        var labels = SeriesLabelCache(externalLabels: externalLabels, writeRelabel: config.writeRelabelConfigs)
+        var labels = SeriesLabelCache(
+            externalLabels: externalLabels, writeRelabel: config.writeRelabelConfigs, format: config.protobufMessage)
+        var lastMetadataSend = ContinuousClock.now
         var codec = BatchCodec()
         var scratch: [Sample] = []
         /// The round being filled, by shard.
@@ -225,6 +235,9 @@ public final class RemoteEndpoint: Service {
                         switch record.type {
                         case .series:
                             _ = WALCodec.decodeSeries(record.payload) { ref, l in labels.add(ref, l) }
+                            if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
+                        case .metadata:
+                            _ = WALCodec.decodeMetadata(record.payload) { labels.addMetadata($0) }
                             if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
                         case .samples:
                             guard record.start >= consumed.position else { return }
@@ -304,6 +317,13 @@ public final class RemoteEndpoint: Service {
                 }
             } else if roundCount == 0 && inFlight == nil {
                 acknowledged = consumed
+            }
+
+            if config.protobufMessage == .v1 && config.metadataConfig.send && !labels.families.isEmpty
+                && clock.now - lastMetadataSend >= config.metadataConfig.sendInterval
+            {
+                lastMetadataSend = clock.now
+                sendMetadata(Array(labels.families.values))
             }
 
             if clock.now - lastTick >= .seconds(Int64(ShardTuner.tickSeconds)) {
@@ -420,9 +440,15 @@ public final class RemoteEndpoint: Service {
         chunk.reserveCapacity(min(limit, samples.count))
         func seal() {
             guard !chunk.isEmpty else { return }
-            _ = codec.encoder.encode(chunk, labels: labels)
             var body: [UInt8] = []
-            Snappy.compress(codec.encoder.buffer, into: &body)
+            switch config.protobufMessage {
+            case .v1:
+                _ = codec.encoder.encode(chunk, labels: labels)
+                Snappy.compress(codec.encoder.buffer, into: &body)
+            case .v2:
+                _ = codec.encoderV2.encode(chunk, labels: labels)
+                Snappy.compress(codec.encoderV2.buffer, into: &body)
+            }
             var oldest = Int64.max
             var newest = Int64.min
             for s in chunk {
@@ -504,19 +530,77 @@ public final class RemoteEndpoint: Service {
         case abandoned
     }
 
-    /// The reused encoding buffer.
+    /// The reused encoding buffers.
     struct BatchCodec {
         var encoder = WriteRequestEncoder()
+        var encoderV2 = WriteRequestV2Encoder()
+    }
+
+    /// 1.0's `metadata_config`: every family's metadata, in requests of at most
+    /// `max_samples_per_send` entries, sent in the background once per `send_interval` (one at a
+    /// time; a failure waits for the next interval, as Prometheus' metadata watcher does).
+    private func sendMetadata(_ families: [MetricMetadata]) {
+        guard !metadataInFlight.exchange(true, ordering: .acquiring) else { return }
+        let chunk = config.metadataConfig.maxSamplesPerSend
+        let sorted = families.sorted { $0.family < $1.family }
+        var bodies: [(count: Int, body: [UInt8])] = []
+        var raw: [UInt8] = []
+        var start = 0
+        while start < sorted.count {
+            let end = min(sorted.count, start + chunk)
+            MetadataRequestEncoder.encode(sorted[start..<end], into: &raw)
+            var body: [UInt8] = []
+            Snappy.compress(raw, into: &body)
+            bodies.append((end - start, body))
+            start = end
+        }
+        Task {
+            defer { metadataInFlight.store(false, ordering: .releasing) }
+            for (count, body) in bodies {
+                metadataTotal.increment(by: Int64(count))
+                do {
+                    let r = try await transport.post(
+                        url: config.url, headers: requestHeaders(attempt: 0), body: body, timeout: config.remoteTimeout,
+                        settings: settings)
+                    if !(200..<300).contains(r.status) {
+                        metadataFailed.increment(by: Int64(count))
+                        logger.warning(
+                            "sending metadata failed", metadata: ["status": "\(r.status)", "error": "\(r.body.prefixString(256))"])
+                        return
+                    }
+                } catch {
+                    metadataFailed.increment(by: Int64(count))
+                    logger.warning("sending metadata failed", metadata: ["error": "\(error)"])
+                    return
+                }
+            }
+        }
+    }
+
+    /// The protocol's headers, then the configured ones (which cannot replace them: the config
+    /// refuses those names).
+    private func requestHeaders(attempt: Int) -> [(String, String)] {
+        var headers: [(String, String)]
+        switch config.protobufMessage {
+        case .v1:
+            headers = [
+                ("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"),
+                ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", BuildInfo.userAgent),
+            ]
+        case .v2:
+            headers = [
+                ("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request"),
+                ("X-Prometheus-Remote-Write-Version", "2.0.0"), ("User-Agent", BuildInfo.userAgent),
+            ]
+        }
+        headers += config.headers
+        if attempt > 0 { headers.append(("Retry-Attempt", String(attempt))) }
+        return headers
     }
 
     /// Sends one shard's payloads in order, each until it is delivered or refused for good.
     private func send(_ payloads: [Payload]) async -> ShardOutcome {
         let q = config.queueConfig
-        let baseHeaders: [(String, String)] =
-            [
-                ("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", BuildInfo.userAgent),
-            ] + config.headers
         for (index, payload) in payloads.enumerated() {
             let count = Int64(payload.samples.count)
             if !payload.counted { samplesTotal.increment(by: count) }
@@ -528,9 +612,9 @@ public final class RemoteEndpoint: Service {
                 {
                     return .reencode(at: index, split: false)
                 }
-                var headers = baseHeaders
-                if attempt > 0 { headers.append(("Retry-Attempt", String(attempt))) }
+                let headers = requestHeaders(attempt: attempt)
                 var statusCode: Int? = nil
+                var written: Int64? = nil
                 var retryAfter: Duration? = nil
                 var message = ""
                 let sendStarted = ContinuousClock.now
@@ -541,7 +625,12 @@ public final class RemoteEndpoint: Service {
                     statusCode = r.status
                     retryAfter = SendDecision.parseRetryAfter(
                         r.header("Retry-After"), nowSeconds: Timestamp.nowMilliseconds() / 1000)
-                    if !(200..<300).contains(r.status) {
+                    written = r.header("X-Prometheus-Remote-Write-Samples-Written").flatMap { Int64($0) }
+                    if r.status == 415 {
+                        message =
+                            "server returned HTTP status 415 (unsupported media type): it does not accept \(config.protobufMessage.rawValue)"
+                            + (config.protobufMessage == .v2 ? "; set protobuf_message: prometheus.WriteRequest for a 1.0 receiver" : "")
+                    } else if !(200..<300).contains(r.status) {
                         message = "server returned HTTP status \(r.status): \(r.body.prefixString(256))"
                     }
                 } catch {
@@ -557,6 +646,12 @@ public final class RemoteEndpoint: Service {
                 {
                 case .delivered:
                     bytesTotal.increment(by: Int64(payload.body.count))
+                    if config.protobufMessage == .v2, let written, written < count {
+                        // The receiver says it stored fewer samples than it was sent (2.0 spec).
+                        unconfirmed.increment(by: count - written)
+                        logger.warning(
+                            "receiver wrote fewer samples than sent", metadata: ["sent": "\(count)", "written": "\(written)"])
+                    }
                     _ = tickSent.add(count, ordering: .relaxed)
                     let now = Timestamp.nowMilliseconds()
                     lastDelivery.store(now, ordering: .relaxed)

@@ -1,3 +1,4 @@
+import OutpostConfig
 import OutpostModel
 import Relabel
 
@@ -8,7 +9,22 @@ import Relabel
 /// The WAL hands out dense refs from 1, so the blocks are found through arrays indexed by ref —
 /// no hashing on the send path, 12 bytes per series besides the labels themselves.
 struct SeriesLabelCache {
+    /// 1.0: protobuf `Label` messages per series; 2.0: symbol numbers per series (name, value, …).
+    let format: RemoteWriteConfig.ProtobufMessage
     private var arena: [UInt8] = []
+    /// 2.0: every string, numbered.
+    private(set) var symbols = SymbolTable()
+    /// 2.0: by series, the symbol numbers of its label names and values, in label order.
+    private var symbolRefs: [UInt32] = []
+    /// 2.0: by ref, the symbols of the metric name and of the family it may belong to (the name
+    /// without a `_total`, `_bucket`, `_count`, `_sum`, `_created`, `_info`, `_gcount` or `_gsum`).
+    private var names: [(name: UInt32, family: UInt32)] = []
+    /// 2.0: by family symbol, the index of its metadata in `metadataEntries` (-1: none).
+    private var metadataByFamily: [Int32] = []
+    /// 2.0: type, help and unit symbols of each family with metadata.
+    private(set) var metadataEntries: [(type: MetricType, help: UInt32, unit: UInt32)] = []
+    /// 1.0: every family's metadata as last read, for `metadata_config` requests.
+    private(set) var families: [String: MetricMetadata] = [:]
     /// By ref: where the series' block starts in `arena`, or ``unknown`` / ``dropped``.
     private var starts: [Int] = []
     private var lengths: [UInt32] = []
@@ -20,7 +36,8 @@ struct SeriesLabelCache {
     private let external: [(name: [UInt8], value: [UInt8])]
     private let writeRelabel: [RelabelRule]
 
-    init(externalLabels: Labels, writeRelabel: [RelabelRule] = []) {
+    init(externalLabels: Labels, writeRelabel: [RelabelRule] = [], format: RemoteWriteConfig.ProtobufMessage = .v1) {
+        self.format = format
         var ext: [(name: [UInt8], value: [UInt8])] = []
         externalLabels.forEach { n, v in ext.append((Array(n), Array(v))) }
         external = ext
@@ -57,14 +74,99 @@ struct SeriesLabelCache {
     private mutating func record(_ ref: SeriesRef, from start: Int) {
         let i = Int(ref.rawValue)
         starts[i] = start
-        lengths[i] = UInt32(arena.count - start)
+        lengths[i] = UInt32((format == .v1 ? arena.count : symbolRefs.count) - start)
         count += 1
+    }
+
+    /// Records a family's metadata (the WAL's metadata records).
+    mutating func addMetadata(_ m: MetricMetadata) {
+        switch format {
+        case .v1:
+            families[m.family] = m
+        case .v2:
+            let family = Int(symbols.intern(m.family))
+            if family >= metadataByFamily.count {
+                metadataByFamily.append(contentsOf: repeatElement(-1, count: symbols.count - metadataByFamily.count + 64))
+            }
+            let entry = (m.type, symbols.intern(m.help), symbols.intern(m.unit))
+            if metadataByFamily[family] >= 0 {
+                metadataEntries[Int(metadataByFamily[family])] = entry
+            } else {
+                metadataByFamily[family] = Int32(metadataEntries.count)
+                metadataEntries.append(entry)
+            }
+        }
+    }
+
+    /// 2.0: the metadata of `ref`'s family, if its targets sent any.
+    func metadata(_ ref: SeriesRef) -> (type: MetricType, help: UInt32, unit: UInt32)? {
+        let i = Int(truncatingIfNeeded: ref.rawValue)
+        guard i < names.count else { return nil }
+        let (name, family) = names[i]
+        if Int(name) < metadataByFamily.count, metadataByFamily[Int(name)] >= 0 {
+            return metadataEntries[Int(metadataByFamily[Int(name)])]
+        }
+        if Int(family) < metadataByFamily.count, metadataByFamily[Int(family)] >= 0 {
+            return metadataEntries[Int(metadataByFamily[Int(family)])]
+        }
+        return nil
+    }
+
+    /// 2.0: calls `body` with `ref`'s label symbol numbers, or returns false if it is unknown.
+    func withSymbolRefs(_ ref: SeriesRef, _ body: (UnsafeBufferPointer<UInt32>) -> Void) -> Bool {
+        let s = start(ref)
+        guard s >= 0 else { return false }
+        let n = Int(lengths[Int(ref.rawValue)])
+        symbolRefs.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[s..<(s + n)])) }
+        return true
+    }
+
+    static let familySuffixes = ["_total", "_bucket", "_count", "_sum", "_created", "_info", "_gcount", "_gsum"].map {
+        Array($0.utf8)
+    }
+
+    /// 2.0: interns the final labels of `ref` and notes its metric and family names.
+    private mutating func recordSymbols(_ ref: SeriesRef, _ labels: Labels) {
+        let start = symbolRefs.count
+        var name: UInt32 = 0
+        var family: UInt32 = 0
+        labels.forEach { n, v in
+            let nid = symbols.intern(n)
+            let vid = symbols.intern(v)
+            symbolRefs.append(nid)
+            symbolRefs.append(vid)
+            if n.elementsEqual("__name__".utf8) {
+                name = vid
+                family = vid
+                for suffix in Self.familySuffixes where v.count > suffix.count && v.suffix(suffix.count).elementsEqual(suffix) {
+                    family = symbols.intern(UnsafeRawBufferPointer(rebasing: v[..<(v.count - suffix.count)]))
+                    break
+                }
+            }
+        }
+        let i = Int(ref.rawValue)
+        if i >= names.count { names.append(contentsOf: repeatElement((name: UInt32(0), family: UInt32(0)), count: max(i + 1, names.count * 3 / 2) - names.count)) }
+        names[i] = (name, family)
+        record(ref, from: start)
     }
 
     /// Records `labels` for `ref`; a ref already known keeps its first encoding (series records repeat
     /// at the start of every segment with the same labels).
     mutating func add(_ ref: SeriesRef, _ labels: Labels) {
         guard claim(ref) else { return }
+        if format == .v2 {
+            var b = LabelsBuilder(labels)
+            externalLabels.forEach { n, v in
+                let name = Array(n)
+                if !b.has(name) { b.set(name, Array(v)) }
+            }
+            guard writeRelabel.isEmpty || Relabeler.process(&b, writeRelabel) else {
+                starts[Int(ref.rawValue)] = Self.dropped
+                return
+            }
+            recordSymbols(ref, b.labels())
+            return
+        }
         if !writeRelabel.isEmpty {
             var b = LabelsBuilder(labels)
             externalLabels.forEach { n, v in

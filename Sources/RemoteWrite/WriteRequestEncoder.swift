@@ -13,6 +13,12 @@ enum ProtoWriter {
         return n
     }
 
+    /// The body size of a `Sample` message.
+    @inline(__always)
+    static func sampleSize(_ s: Sample) -> Int {
+        (s.value.bitPattern != 0 ? 9 : 0) + (s.timestamp != 0 ? 1 + varintSize(UInt64(bitPattern: s.timestamp)) : 0)
+    }
+
     /// `Label { string name = 1; string value = 2; }` as field 1 of a `TimeSeries`.
     static func label(_ out: inout [UInt8], name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let body = 1 + varintSize(UInt64(name.count)) + name.count + 1 + varintSize(UInt64(value.count)) + value.count
@@ -50,6 +56,20 @@ struct ProtoBytes {
         p += 8
     }
 
+    /// `Sample { double value = 1; int64 timestamp = 2; }` (length-prefixed), fields with their
+    /// default value left out as protobuf encoders do (a -0.0 value is kept).
+    @inline(__always) mutating func sample(_ s: Sample) {
+        uvarint(UInt64(ProtoWriter.sampleSize(s)))
+        if s.value.bitPattern != 0 {
+            byte(0x09)
+            fixed64(s.value.bitPattern)
+        }
+        if s.timestamp != 0 {
+            byte(0x10)
+            uvarint(UInt64(bitPattern: s.timestamp))
+        }
+    }
+
     @inline(__always) mutating func bytes(_ b: UnsafeRawBufferPointer) {
         guard let base = b.baseAddress, b.count > 0 else { return }
         p.copyMemory(from: base, byteCount: b.count)
@@ -63,26 +83,16 @@ struct ProtoBytes {
 /// once per series per request instead of once per sample. A batch usually holds each series once
 /// (one scrape's worth); then the samples keep their order and nothing is sorted.
 struct WriteRequestEncoder {
-    private var order: [Int] = []
+    private var grouping = SampleGrouping()
     /// Runs of `order` holding one known series: from, to, and the TimeSeries' size.
     private var groups: [(Int, Int, Int)] = []
-    /// By ref: the last `encode` call that saw the series, to find repeats without sorting.
-    private var seen: [UInt32] = []
-    private var epoch: UInt32 = 0
     private(set) var buffer: [UInt8] = []
 
     /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
     /// relabeling, are skipped and counted.
     mutating func encode(_ samples: [Sample], labels: SeriesLabelCache) -> (encoded: Int, unknown: Int, dropped: Int) {
-        order.removeAll(keepingCapacity: true)
-        order.append(contentsOf: samples.indices)
-        if hasRepeatedSeries(samples) {
-            // Stable grouping by series: sort by (ref, position).
-            order.sort { a, b in
-                let ra = samples[a].ref, rb = samples[b].ref
-                return ra != rb ? ra < rb : a < b
-            }
-        }
+        grouping.arrange(samples)
+        let order = grouping.order
         // First pass: the series groups (runs of one ref in `order`), their sizes, and the total.
         groups.removeAll(keepingCapacity: true)
         var total = 0
@@ -112,7 +122,6 @@ struct WriteRequestEncoder {
             i = j
         }
         // Second pass: write the known groups.
-        let order = self.order
         let groups = self.groups
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: total))
@@ -127,19 +136,38 @@ struct WriteRequestEncoder {
                     for k in from..<to {
                         let s = samples[order[k]]
                         w.byte(0x12)
-                        w.uvarint(UInt64(Self.sampleSize(s)))
-                        w.byte(0x09)
-                        w.fixed64(s.value.bitPattern)
-                        if s.timestamp != 0 {
-                            w.byte(0x10)
-                            w.uvarint(UInt64(bitPattern: s.timestamp))
-                        }
+                        w.sample(s)
                     }
                 }
             }
             precondition(w.p == base + total, "remote-write request size mismatch")
         }
         return (encoded, unknown, dropped)
+    }
+
+    @inline(__always)
+    static func sampleSize(_ s: Sample) -> Int { ProtoWriter.sampleSize(s) }
+}
+
+/// Puts a batch's samples in series order, each series' samples keeping their order. A batch
+/// usually holds each series once (one scrape's worth); then nothing is sorted.
+struct SampleGrouping {
+    /// Sample indices, grouped by series.
+    private(set) var order: [Int] = []
+    /// By ref: the last `arrange` call that saw the series, to find repeats without sorting.
+    private var seen: [UInt32] = []
+    private var epoch: UInt32 = 0
+
+    mutating func arrange(_ samples: [Sample]) {
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: samples.indices)
+        if hasRepeatedSeries(samples) {
+            // Stable grouping by series: sort by (ref, position).
+            order.sort { a, b in
+                let ra = samples[a].ref, rb = samples[b].ref
+                return ra != rb ? ra < rb : a < b
+            }
+        }
     }
 
     /// Whether some series has more than one sample in `samples`.
@@ -159,10 +187,28 @@ struct WriteRequestEncoder {
         }
         return repeated
     }
+}
 
-    /// `Sample { double value = 1; int64 timestamp = 2; }`.
-    @inline(__always)
-    private static func sampleSize(_ s: Sample) -> Int {
-        9 + (s.timestamp != 0 ? 1 + ProtoWriter.varintSize(UInt64(bitPattern: s.timestamp)) : 0)
+/// Encodes metric metadata as a remote-write 1.0 `WriteRequest` holding only `metadata` (field 3):
+/// `MetricMetadata { type = 1; metric_family_name = 2; help = 4; unit = 5 }`.
+enum MetadataRequestEncoder {
+    static func encode(_ entries: ArraySlice<MetricMetadata>, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        for m in entries {
+            let type = UInt64(WriteRequestV2Encoder.wireType(m.type))
+            func field(_ s: String) -> Int { s.isEmpty ? 0 : 1 + ProtoWriter.varintSize(UInt64(s.utf8.count)) + s.utf8.count }
+            let body = (type != 0 ? 1 + ProtoWriter.varintSize(type) : 0) + field(m.family) + field(m.help) + field(m.unit)
+            out.append(0x1a)
+            appendUVarint(&out, UInt64(body))
+            if type != 0 {
+                out.append(0x08)
+                appendUVarint(&out, type)
+            }
+            for (tag, text) in [(UInt8(0x12), m.family), (0x22, m.help), (0x2a, m.unit)] where !text.isEmpty {
+                out.append(tag)
+                appendUVarint(&out, UInt64(text.utf8.count))
+                out.append(contentsOf: text.utf8)
+            }
+        }
     }
 }

@@ -60,6 +60,14 @@ public struct ScrapeLoopCore {
     /// The samples to append for the last call, reused between scrapes.
     public private(set) var samples: [Sample] = []
 
+    /// Metric families whose TYPE, HELP or UNIT the last successful scrape showed for the first
+    /// time or changed: appended to the WAL with the samples.
+    public private(set) var metadata: [MetricMetadata] = []
+    /// The parsers' metadata-line buffer, kept between scrapes.
+    private var metadataLines: [MetadataLine] = []
+    /// Hashes of the metadata lines already reported (a changed line hashes differently).
+    private var knownMetadataLines: Set<UInt64> = []
+
     /// The names of the synthetic series, in the order their values are passed.
     public static let reportNames = [
         "up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
@@ -87,16 +95,57 @@ public struct ScrapeLoopCore {
         switch body.isEmpty ? .prometheusText : format {
         case .openMetrics:
             var parser = OpenMetricsParser(body)
-            return ingest(&parser, body: body, timestamp: timestamp)
+            return ingestReadingMetadata(&parser, body: body, timestamp: timestamp)
         case .prometheusText:
             var parser = TextParser(body)
-            return ingest(&parser, body: body, timestamp: timestamp)
+            return ingestReadingMetadata(&parser, body: body, timestamp: timestamp)
         case .prometheusProto:
             iteration &+= 1
             let error = ScrapeBodyError(
                 kind: .parse, message: "the Prometheus protobuf format is not supported; offer a text format in scrape_protocols")
             return .failure(fail(error, timestamp: timestamp))
         }
+    }
+
+    private mutating func ingestReadingMetadata<P: ExpositionParser>(
+        _ parser: inout P, body: UnsafeRawBufferPointer, timestamp: Int64
+    ) -> Result<ScrapeReport, ScrapeBodyError> {
+        metadataLines.removeAll(keepingCapacity: true)
+        swap(&parser.metadata, &metadataLines)
+        let result = ingest(&parser, body: body, timestamp: timestamp)
+        swap(&parser.metadata, &metadataLines)
+        metadata.removeAll(keepingCapacity: true)
+        if case .success = result { noteMetadata(body) }
+        return result
+    }
+
+    /// Finds the families whose metadata lines are new or changed and builds their metadata.
+    /// Steady state: one hash and one set lookup per metadata line, nothing built.
+    private mutating func noteMetadata(_ body: UnsafeRawBufferPointer) {
+        var changed: Set<String> = []
+        for line in metadataLines {
+            var h = TableHash.hash(UnsafeRawBufferPointer(rebasing: body[line.name]))
+            h = h &* 31 &+ TableHash.hash(UnsafeRawBufferPointer(rebasing: body[line.text]))
+            h = h &* 31 &+ UInt64(line.kind.rawValue) &* 7 &+ UInt64(line.type.rawValue)
+            if knownMetadataLines.insert(h).inserted { changed.insert(line.familyName(in: body)) }
+        }
+        guard !changed.isEmpty else { return }
+        if knownMetadataLines.count > 100_000 { knownMetadataLines.removeAll() }
+        var byFamily: [String: MetricMetadata] = [:]
+        var order: [String] = []
+        for line in metadataLines {
+            let name = line.familyName(in: body)
+            guard changed.contains(name) else { continue }
+            var m = byFamily[name] ?? MetricMetadata(family: name)
+            if byFamily[name] == nil { order.append(name) }
+            switch line.kind {
+            case .type: m.type = line.type
+            case .help: m.help = line.text(in: body)
+            case .unit: m.unit = line.text(in: body)
+            }
+            byFamily[name] = m
+        }
+        for name in order { if let m = byFamily[name] { metadata.append(m) } }
     }
 
     private mutating func ingest<P: ExpositionParser>(
@@ -188,6 +237,7 @@ public struct ScrapeLoopCore {
     public mutating func failed(timestamp: Int64) {
         iteration &+= 1
         samples.removeAll(keepingCapacity: true)
+        metadata.removeAll(keepingCapacity: true)
         _ = fail(ScrapeBodyError(message: ""), timestamp: timestamp)
     }
 

@@ -11,6 +11,10 @@ public enum MetricName {
     public static let remoteSamplesPending = "prometheus_remote_storage_samples_pending"
     public static let remoteBytesTotal = "prometheus_remote_storage_bytes_total"
     public static let remoteShards = "prometheus_remote_storage_shards"
+    public static let remoteMetadataTotal = "prometheus_remote_storage_metadata_total"
+    public static let remoteMetadataFailed = "prometheus_remote_storage_metadata_failed_total"
+    /// Samples a 2.0 receiver's `X-Prometheus-Remote-Write-Samples-Written` said it did not write.
+    public static let remoteSamplesUnconfirmed = "outpost_remote_storage_samples_unconfirmed_total"
     public static let remoteShardsDesired = "prometheus_remote_storage_shards_desired"
     public static let remoteShardsMin = "prometheus_remote_storage_shards_min"
     public static let remoteShardsMax = "prometheus_remote_storage_shards_max"

@@ -20,7 +20,7 @@ public enum WALRecordType: UInt8, Sendable {
     case samples = 2
     /// Reserved for the exemplar path.
     case exemplars = 3
-    /// Reserved for metric metadata.
+    /// Metric family metadata (type, help, unit), keyed by family name.
     case metadata = 4
     /// Reserved for native histograms.
     case histograms = 5
@@ -93,6 +93,34 @@ public enum WALCodec {
         while !r.isAtEnd {
             guard let ref = r.uvarint(), let bytes = r.lengthPrefixed() else { return false }
             body(SeriesRef(ref), Labels(canonicalBytes: Array(bytes)))
+        }
+        return true
+    }
+
+    /// Metadata payload: repeated `uvarint len, family name, type byte (MetricType), uvarint len,
+    /// help, uvarint len, unit`.
+    public static func appendMetadata(_ out: inout [UInt8], _ m: MetricMetadata) {
+        appendUVarint(&out, UInt64(m.family.utf8.count))
+        out.append(contentsOf: m.family.utf8)
+        out.append(m.type.rawValue)
+        appendUVarint(&out, UInt64(m.help.utf8.count))
+        out.append(contentsOf: m.help.utf8)
+        appendUVarint(&out, UInt64(m.unit.utf8.count))
+        out.append(contentsOf: m.unit.utf8)
+    }
+
+    /// Decodes a metadata payload; returns false if it is malformed.
+    public static func decodeMetadata(_ payload: UnsafeRawBufferPointer, _ body: (MetricMetadata) -> Void) -> Bool {
+        var r = ByteReader(payload)
+        while !r.isAtEnd {
+            guard let family = r.lengthPrefixed(), r.offset < payload.count else { return false }
+            let type = MetricType(rawValue: payload[r.offset]) ?? .unknown
+            r.offset += 1
+            guard let help = r.lengthPrefixed(), let unit = r.lengthPrefixed() else { return false }
+            body(
+                MetricMetadata(
+                    family: String(decoding: family, as: UTF8.self), type: type, help: String(decoding: help, as: UTF8.self),
+                    unit: String(decoding: unit, as: UTF8.self)))
         }
         return true
     }

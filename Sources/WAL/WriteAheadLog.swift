@@ -52,6 +52,9 @@ public final class WriteAheadLog: Sendable {
         /// Positions the disk budget moved readers to, until they pick them up.
         var forced: [String: WALCursor] = [:]
         var budgetDrops: [String: CounterMetric] = [:]
+        /// Every family's metadata as last written. Each segment starts with all of it, so a reader
+        /// starting at any segment knows every family it will meet.
+        var families: [String: MetricMetadata] = [:]
     }
 
     public let options: Options
@@ -157,8 +160,9 @@ public final class WriteAheadLog: Sendable {
     }
 
     /// Appends one scrape's samples, preceded by a series record for every series not yet declared
-    /// in the head segment, with one write. On failure nothing of this call stays in the file.
-    public func append(_ samples: UnsafeBufferPointer<Sample>) throws(WALError) {
+    /// in the head segment and a metadata record for `metadata` that changed (all families' at
+    /// the start of a segment), with one write. On failure nothing of this call stays in the file.
+    public func append(_ samples: UnsafeBufferPointer<Sample>, metadata: [MetricMetadata] = []) throws(WALError) {
         guard !samples.isEmpty else { return }
         try state.withLock { (s) throws(WALError) in
             guard !s.closed else { throw WALError("WAL is closed") }
@@ -175,8 +179,20 @@ public final class WriteAheadLog: Sendable {
                 segmentGauge.set(Double(s.segment))
             }
             s.buffer.removeAll(keepingCapacity: true)
-            if s.offset == 0 { s.buffer += WALFormat.segmentHeader }
+            let newSegment = s.offset == 0
+            if newSegment { s.buffer += WALFormat.segmentHeader }
             s.payload.removeAll(keepingCapacity: true)
+            var previousFamilies: [(String, MetricMetadata?)] = []
+            for m in metadata where s.families[m.family] != m {
+                previousFamilies.append((m.family, s.families[m.family]))
+                s.families[m.family] = m
+                if !newSegment { WALCodec.appendMetadata(&s.payload, m) }
+            }
+            if newSegment { for m in s.families.values { WALCodec.appendMetadata(&s.payload, m) } }
+            if !s.payload.isEmpty {
+                s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .metadata, payload: $0) }
+                s.payload.removeAll(keepingCapacity: true)
+            }
             s.declaredNow.removeAll(keepingCapacity: true)
             let segment = Int32(truncatingIfNeeded: s.segment)
             let known = s.declaredIn.count
@@ -202,6 +218,7 @@ public final class WriteAheadLog: Sendable {
                 try write(&s)
             } catch {
                 for (ref, previous) in s.declaredNow { s.declaredIn[ref] = previous }
+                for (family, previous) in previousFamilies { s.families[family] = previous }
                 recordFailure(error, samples: samples.count)
                 throw error
             }
@@ -217,8 +234,8 @@ public final class WriteAheadLog: Sendable {
     }
 
     /// Array convenience for ``append(_:)-(UnsafeBufferPointer<Sample>)``.
-    public func append(_ samples: [Sample]) throws(WALError) {
-        try samples.withUnsafeBufferPointer { (p) throws(WALError) in try append(p) }
+    public func append(_ samples: [Sample], metadata: [MetricMetadata] = []) throws(WALError) {
+        try samples.withUnsafeBufferPointer { (p) throws(WALError) in try append(p, metadata: metadata) }
     }
 
     private func recordFailure(_ error: WALError, samples: Int) {

@@ -286,14 +286,7 @@ final class FaultProxy: Sendable {
     /// The samples of a snappy-compressed remote-write 1.0 request; the series key is its labels
     /// as `name=value,…` in the order sent.
     static func decode(_ compressed: [UInt8]) -> [DecodedSample]? {
-        var length = 0
-        guard compressed.withUnsafeBytes({ snappy_uncompressed_length($0.baseAddress, $0.count, &length) }) == SNAPPY_OK
-        else { return nil }
-        var raw = [UInt8](repeating: 0, count: length)
-        let status = raw.withUnsafeMutableBytes { out in
-            compressed.withUnsafeBytes { snappy_uncompress($0.baseAddress, $0.count, out.baseAddress, &length) }
-        }
-        guard status == SNAPPY_OK else { return nil }
+        guard let raw = unsnappy(compressed) else { return nil }
         var samples: [DecodedSample] = []
         for series in fields(raw[...]) where series.number == 1 {
             guard let bytes = series.bytes else { return nil }
@@ -352,4 +345,16 @@ final class FaultProxy: Sendable {
         }
         return out
     }
+}
+
+/// Snappy-decompresses a request body.
+func unsnappy(_ compressed: [UInt8]) -> [UInt8]? {
+    var length = 0
+    guard compressed.withUnsafeBytes({ snappy_uncompressed_length($0.baseAddress, $0.count, &length) }) == SNAPPY_OK
+    else { return nil }
+    var raw = [UInt8](repeating: 0, count: length)
+    let status = raw.withUnsafeMutableBytes { out in
+        compressed.withUnsafeBytes { snappy_uncompress($0.baseAddress, $0.count, out.baseAddress, &length) }
+    }
+    return status == SNAPPY_OK ? raw : nil
 }

@@ -1,3 +1,4 @@
+import OutpostModel
 import Exposition
 import Foundation
 import Testing

@@ -1,0 +1,175 @@
+import OutpostModel
+
+/// Encodes a batch as a remote-write 2.0 `io.prometheus.write.v2.Request`, by hand into a reused
+/// buffer: the request's symbol table (the empty string first, then every string in first-use
+/// order), then one `TimeSeries` per series with its label symbol numbers, samples and metadata
+/// (type, help, unit of its family).
+///
+/// Series keep global symbol numbers (``SymbolTable``); a request maps the ones it uses to its own
+/// through arrays indexed by global number, stamped per request, so nothing is hashed here.
+struct WriteRequestV2Encoder {
+    private var grouping = SampleGrouping()
+    /// Per known series: its run in `grouping.order`, where its local label numbers start in
+    /// `localRefs`, its metadata (local help and unit numbers) and the TimeSeries' size.
+    private var groups:
+        [(from: Int, to: Int, refs: Int, refCount: Int, type: UInt8, help: UInt32, unit: UInt32, size: Int)] = []
+    private var localRefs: [UInt32] = []
+    /// By global symbol: its number in this request, valid when `stamp` equals `epoch`.
+    private var localOf: [UInt32] = []
+    private var stamp: [UInt32] = []
+    private var epoch: UInt32 = 0
+    /// Global symbols in the order of their local numbers.
+    private var used: [UInt32] = []
+    private(set) var buffer: [UInt8] = []
+
+    /// The wire value of a metric type (`Metadata.MetricType`).
+    static func wireType(_ t: MetricType) -> UInt8 {
+        switch t {
+        case .unknown: 0
+        case .counter: 1
+        case .gauge: 2
+        case .histogram: 3
+        case .gaugeHistogram: 4
+        case .summary: 5
+        case .info: 6
+        case .stateset: 7
+        }
+    }
+
+    @inline(__always)
+    private mutating func local(_ global: UInt32) -> UInt32 {
+        let g = Int(global)
+        if g >= stamp.count {
+            let grown = max(g + 1, stamp.count * 3 / 2, 1024)
+            stamp.append(contentsOf: repeatElement(0, count: grown - stamp.count))
+            localOf.append(contentsOf: repeatElement(0, count: grown - localOf.count))
+        }
+        if stamp[g] != epoch {
+            stamp[g] = epoch
+            localOf[g] = UInt32(used.count)
+            used.append(global)
+        }
+        return localOf[g]
+    }
+
+    /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
+    /// relabeling, are skipped and counted.
+    mutating func encode(_ samples: [Sample], labels: SeriesLabelCache) -> (encoded: Int, unknown: Int, dropped: Int) {
+        grouping.arrange(samples)
+        let order = grouping.order
+        epoch &+= 1
+        if epoch == 0 {
+            for k in stamp.indices { stamp[k] = 0 }
+            epoch = 1
+        }
+        used.removeAll(keepingCapacity: true)
+        _ = local(0)  // symbols[0] is the empty string
+        localRefs.removeAll(keepingCapacity: true)
+        groups.removeAll(keepingCapacity: true)
+        var encoded = 0
+        var unknown = 0
+        var dropped = 0
+        // First pass: local symbol numbers and sizes.
+        var seriesTotal = 0
+        var i = 0
+        while i < order.count {
+            let ref = samples[order[i]].ref
+            var j = i
+            var samplesSize = 0
+            while j < order.count && samples[order[j]].ref == ref {
+                let size = ProtoWriter.sampleSize(samples[order[j]])
+                samplesSize += 1 + ProtoWriter.varintSize(UInt64(size)) + size
+                j += 1
+            }
+            let refsStart = localRefs.count
+            var refsSize = 0
+            let known = labels.withSymbolRefs(ref) { globals in
+                for g in globals {
+                    let l = local(g)
+                    localRefs.append(l)
+                    refsSize += ProtoWriter.varintSize(UInt64(l))
+                }
+            }
+            guard known else {
+                if labels.isDropped(ref) { dropped += j - i } else { unknown += j - i }
+                i = j
+                continue
+            }
+            var type: UInt8 = 0
+            var help: UInt32 = 0
+            var unit: UInt32 = 0
+            if let m = labels.metadata(ref) {
+                type = Self.wireType(m.type)
+                help = local(m.help)
+                unit = local(m.unit)
+            }
+            let metadataSize =
+                (type != 0 ? 1 + ProtoWriter.varintSize(UInt64(type)) : 0)
+                + (help != 0 ? 1 + ProtoWriter.varintSize(UInt64(help)) : 0)
+                + (unit != 0 ? 1 + ProtoWriter.varintSize(UInt64(unit)) : 0)
+            var size = samplesSize + 1 + ProtoWriter.varintSize(UInt64(metadataSize)) + metadataSize
+            if refsSize > 0 { size += 1 + ProtoWriter.varintSize(UInt64(refsSize)) + refsSize }
+            groups.append((i, j, refsStart, localRefs.count - refsStart, type, help, unit, size))
+            seriesTotal += 1 + ProtoWriter.varintSize(UInt64(size)) + size
+            encoded += j - i
+            i = j
+        }
+        var total = seriesTotal
+        for g in used {
+            let n = labels.symbols.length(g)
+            total += 1 + ProtoWriter.varintSize(UInt64(n)) + n
+        }
+        // Second pass: write symbols, then series.
+        let groups = self.groups
+        let refs = self.localRefs
+        let symbolsUsed = self.used
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(0, count: total))
+        buffer.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var w = ProtoBytes(p: base)
+            for g in symbolsUsed {
+                labels.symbols.withBytes(g) { bytes in
+                    w.byte(0x22)
+                    w.uvarint(UInt64(bytes.count))
+                    w.bytes(bytes)
+                }
+            }
+            for g in groups {
+                w.byte(0x2a)
+                w.uvarint(UInt64(g.size))
+                if g.refCount > 0 {
+                    var refsSize = 0
+                    for k in g.refs..<(g.refs + g.refCount) { refsSize += ProtoWriter.varintSize(UInt64(refs[k])) }
+                    w.byte(0x0a)
+                    w.uvarint(UInt64(refsSize))
+                    for k in g.refs..<(g.refs + g.refCount) { w.uvarint(UInt64(refs[k])) }
+                }
+                for k in g.from..<g.to {
+                    w.byte(0x12)
+                    w.sample(samples[order[k]])
+                }
+                let metadataSize =
+                    (g.type != 0 ? 1 + ProtoWriter.varintSize(UInt64(g.type)) : 0)
+                    + (g.help != 0 ? 1 + ProtoWriter.varintSize(UInt64(g.help)) : 0)
+                    + (g.unit != 0 ? 1 + ProtoWriter.varintSize(UInt64(g.unit)) : 0)
+                w.byte(0x2a)
+                w.uvarint(UInt64(metadataSize))
+                if g.type != 0 {
+                    w.byte(0x08)
+                    w.uvarint(UInt64(g.type))
+                }
+                if g.help != 0 {
+                    w.byte(0x18)
+                    w.uvarint(UInt64(g.help))
+                }
+                if g.unit != 0 {
+                    w.byte(0x20)
+                    w.uvarint(UInt64(g.unit))
+                }
+            }
+            precondition(w.p == base + total, "remote-write 2.0 request size mismatch")
+        }
+        return (encoded, unknown, dropped)
+    }
+}

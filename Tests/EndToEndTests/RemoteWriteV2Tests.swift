@@ -1,0 +1,155 @@
+import Foundation
+import RemoteWriteProto
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Remote-write 2.0 and 1.0 metadata, read back with swift-protobuf's generated types (the
+/// packaged Prometheus predates the 2.0 receiver).
+@Suite(.serialized, .tags(.endToEnd)) struct RemoteWriteV2Tests {
+    static let exposition = """
+        # TYPE job_duration_seconds histogram
+        # UNIT job_duration_seconds seconds
+        # HELP job_duration_seconds How long jobs took.
+        job_duration_seconds_bucket{le="1.0"} 3
+        job_duration_seconds_bucket{le="+Inf"} 5
+        job_duration_seconds_count 5
+        job_duration_seconds_sum 7.5
+        # TYPE jobs counter
+        # HELP jobs Jobs run, "all" of them.
+        jobs_total{queue="a"} 42
+        # EOF
+
+        """
+
+    /// What a 2.0 receiver saw: series by their sorted labels, with metadata and sample count.
+    struct Seen: Sendable {
+        var requests = 0
+        var headers: [String: String] = [:]
+        var series: [String: (type: Io_Prometheus_Write_V2_Metadata.MetricType, help: String, unit: String, samples: Int)] = [:]
+        var firstSymbolEmpty = true
+        var metadata: [String: Prometheus_MetricMetadata] = [:]
+        var v1Requests = 0
+    }
+
+    final class Receiver: Sendable {
+        let seen = Mutex(Seen())
+        var snapshot: Seen { seen.withLock { $0 } }
+    }
+
+    @Test func version2CarriesSymbolsMetadataAndChecksWrittenCounts() async throws {
+        let dir = Harness.tempDir("rw2")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let outpostPort = Harness.freePort()
+        let target = try TestTarget(
+            text: Self.exposition, headers: ["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"])
+        defer { target.stop() }
+        let receiver = Receiver()
+        let v2 = try TestHTTPServer { request in
+            guard let raw = unsnappy(request.body), let decoded = try? Io_Prometheus_Write_V2_Request(serializedBytes: raw)
+            else { return .respond(status: 400, headers: [], body: Array("undecodable\n".utf8)) }
+            var count = 0
+            let n = receiver.seen.withLock { s -> Int in
+                s.requests += 1
+                s.headers = request.headers
+                s.firstSymbolEmpty = s.firstSymbolEmpty && decoded.symbols.first == ""
+                for ts in decoded.timeseries {
+                    let pairs = stride(from: 0, to: ts.labelsRefs.count - 1, by: 2).map {
+                        decoded.symbols[Int(ts.labelsRefs[$0])] + "=" + decoded.symbols[Int(ts.labelsRefs[$0 + 1])]
+                    }
+                    let key = pairs.sorted().joined(separator: ",")
+                    let previous = s.series[key]?.samples ?? 0
+                    s.series[key] = (
+                        ts.metadata.type, decoded.symbols[Int(ts.metadata.helpRef)], decoded.symbols[Int(ts.metadata.unitRef)],
+                        previous + ts.samples.count
+                    )
+                    count += ts.samples.count
+                }
+                return s.requests
+            }
+            // The third request is answered as if one sample had not been written.
+            let written = n == 3 ? count - 1 : count
+            return .respond(status: 204, headers: ["X-Prometheus-Remote-Write-Samples-Written: \(written)"], body: [])
+        }
+        defer { v2.stop() }
+        let old = try TestHTTPServer { _ in .respond(status: 415, headers: [], body: Array("unsupported\n".utf8)) }
+        defer { old.stop() }
+        let v1 = try TestHTTPServer { request in
+            if let raw = unsnappy(request.body), let decoded = try? Prometheus_WriteRequest(serializedBytes: raw) {
+                receiver.seen.withLock { s in
+                    s.v1Requests += 1
+                    for m in decoded.metadata { s.metadata[m.metricFamilyName] = m }
+                }
+            }
+            return .respond(status: 204, headers: [], body: [])
+        }
+        defer { v1.stop() }
+        let config = """
+            global: {scrape_interval: 300ms, external_labels: {cluster: c1}}
+            scrape_configs:
+              - job_name: jobs
+                static_configs: [{targets: ["127.0.0.1:\(target.port)"]}]
+            remote_write:
+              - name: v2
+                url: http://127.0.0.1:\(v2.port)/api/v1/write
+                protobuf_message: io.prometheus.write.v2.Request
+                queue_config: {batch_send_deadline: 100ms}
+              - name: old
+                url: http://127.0.0.1:\(old.port)/api/v1/write
+                protobuf_message: io.prometheus.write.v2.Request
+                queue_config: {batch_send_deadline: 100ms}
+              - name: v1
+                url: http://127.0.0.1:\(v1.port)/api/v1/write
+                metadata_config: {send_interval: 1s}
+                queue_config: {batch_send_deadline: 100ms}
+            """
+        let configPath = dir + "/outpost.yaml"
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let outpost = try ChildProcess(
+            "outpost", Harness.outpostBinary,
+            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
+            logDir: dir)
+        defer { if outpost.isRunning { kill(outpost.pid, SIGKILL) } }
+        try await outpost.showingLogOnFailure {
+            let seen = try await Harness.eventually("five 2.0 requests and 1.0 metadata") { () -> Seen? in
+                let s = receiver.snapshot
+                return s.requests >= 5 && s.metadata.count >= 2 ? s : nil
+            }
+            #expect(seen.headers["content-type"] == "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+            #expect(seen.headers["x-prometheus-remote-write-version"] == "2.0.0")
+            #expect(seen.headers["content-encoding"] == "snappy")
+            #expect(seen.firstSymbolEmpty)
+            let base = "cluster=c1,instance=127.0.0.1:\(target.port),job=jobs"
+            let bucket = try #require(seen.series["__name__=job_duration_seconds_bucket,\(base),le=+Inf"])
+            #expect(bucket.type == .histogram)
+            #expect(bucket.help == "How long jobs took.")
+            #expect(bucket.unit == "seconds")
+            let counter = try #require(seen.series["__name__=jobs_total,\(base),queue=a"])
+            #expect(counter.type == .counter)
+            #expect(counter.help == "Jobs run, \"all\" of them.")
+            let up = try #require(seen.series["__name__=up,\(base)"])
+            #expect(up.type == .unspecified && up.help == "")
+            // The receiver's written count fell one short once: counted.
+            let unconfirmed = DurabilityTests.metric(
+                outpostPort, "outpost_remote_storage_samples_unconfirmed_total{remote_name=\"v2\"")
+            #expect(unconfirmed == 1)
+            // A 1.0-only receiver's 415 is explained, and the samples counted as failed.
+            let failed = try await Harness.eventually("415 counted") { () -> Double? in
+                guard let v = DurabilityTests.metric(outpostPort, "prometheus_remote_storage_samples_failed_total{remote_name=\"old\""),
+                    v > 0
+                else { return nil }
+                return v
+            }
+            #expect(failed > 0)
+            #expect(outpost.log().contains("does not accept io.prometheus.write.v2.Request"))
+            // 1.0 metadata requests carry each family's type, help and unit.
+            let histogram = try #require(seen.metadata["job_duration_seconds"])
+            #expect(histogram.type == .histogram && histogram.unit == "seconds" && histogram.help == "How long jobs took.")
+            #expect(seen.metadata["jobs"]?.type == .counter)
+            #expect(DurabilityTests.metric(outpostPort, "prometheus_remote_storage_metadata_total{remote_name=\"v1\"") ?? 0 >= 2)
+        }
+    }
+}
