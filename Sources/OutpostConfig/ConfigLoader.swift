@@ -272,9 +272,7 @@ public enum ConfigLoader {
             }
             r.protobufMessage = m
         }
-        if try f.bool("send_exemplars") == true {
-            throw f.error("send_exemplars", "exemplars are not stored in Outpost's WAL yet; remove send_exemplars or set it to false")
-        }
+        r.sendExemplars = try f.bool("send_exemplars") ?? false
         if try f.bool("send_native_histograms") == true {
             throw f.error("send_native_histograms", "native histograms are not scraped by Outpost; remove send_native_histograms or set it to false")
         }

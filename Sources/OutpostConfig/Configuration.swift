@@ -92,6 +92,8 @@ public struct RemoteWriteConfig: Sendable {
     public var writeRelabelConfigs: [RelabelRule] = []
     /// The wire message: remote-write 1.0 (the default) or 2.0.
     public var protobufMessage = ProtobufMessage.v1
+    /// Send the exemplars scraped with samples (off by default, as in Prometheus).
+    public var sendExemplars = false
     /// 1.0 only: metric metadata sent in requests of its own (2.0 carries it with each series).
     public var metadataConfig = MetadataConfig()
     public init() {}

@@ -30,6 +30,25 @@ public struct Sample: Sendable, Equatable {
     }
 }
 
+/// An exemplar attached to a sample: its own small label set (a trace ID, typically), value and
+/// time, kept with the series it belongs to.
+public struct Exemplar: Sendable, Equatable {
+    public var ref: SeriesRef
+    public var timestamp: Int64
+    public var value: Double
+    public var labels: Labels
+    public init(ref: SeriesRef, timestamp: Int64, value: Double, labels: Labels) {
+        self.ref = ref
+        self.timestamp = timestamp
+        self.value = value
+        self.labels = labels
+    }
+
+    public static func == (a: Exemplar, b: Exemplar) -> Bool {
+        a.ref == b.ref && a.timestamp == b.timestamp && a.value.bitPattern == b.value.bitPattern && a.labels == b.labels
+    }
+}
+
 /// Prometheus' staleness marker: a NaN with one specific bit pattern, distinct from an exposed `NaN`.
 public enum StaleNaN {
     public static let bits: UInt64 = 0x7ff0_0000_0000_0002

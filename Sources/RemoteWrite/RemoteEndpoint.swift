@@ -49,6 +49,8 @@ public final class RemoteEndpoint: Service {
     private let metadataTotal: CounterMetric
     private let metadataFailed: CounterMetric
     private let unconfirmed: CounterMetric
+    private let exemplarsTotal: CounterMetric
+    private let exemplarsFailed: CounterMetric
     /// Whether a metadata request (1.0's `metadata_config`) is under way.
     private let metadataInFlight = Atomic<Bool>(false)
     private let sendDuration: DurationHistogramMetric
@@ -98,6 +100,8 @@ public final class RemoteEndpoint: Service {
         metadataTotal = registry.makeCounter(name: MetricName.remoteMetadataTotal, labels: labels)
         metadataFailed = registry.makeCounter(name: MetricName.remoteMetadataFailed, labels: labels)
         unconfirmed = registry.makeCounter(name: MetricName.remoteSamplesUnconfirmed, labels: labels)
+        exemplarsTotal = registry.makeCounter(name: MetricName.remoteExemplarsTotal, labels: labels)
+        exemplarsFailed = registry.makeCounter(name: MetricName.remoteExemplarsFailed, labels: labels)
         registry.makeGauge(name: MetricName.remoteShardsMin, labels: labels).set(Double(config.queueConfig.minShards))
         registry.makeGauge(name: MetricName.remoteShardsMax, labels: labels).set(Double(config.queueConfig.maxShards))
         registry.makeGauge(name: MetricName.remoteShardCapacity, labels: labels).set(Double(config.queueConfig.capacity))
@@ -129,6 +133,8 @@ public final class RemoteEndpoint: Service {
     struct Payload: Sendable {
         /// The samples, kept so a 413 or an expiry can re-encode what is left.
         var samples: [Sample]
+        /// Exemplars sent with them (the last request of a shard carries its round's exemplars).
+        var exemplars: [OutgoingExemplar]
         /// The snappy-compressed request.
         var body: [UInt8]
         var oldest: Int64
@@ -183,6 +189,7 @@ public final class RemoteEndpoint: Service {
         var scratch: [Sample] = []
         /// The round being filled, by shard.
         var round: [[Sample]] = Array(repeating: [], count: shardCount)
+        var roundExemplars: [[OutgoingExemplar]] = Array(repeating: [], count: shardCount)
         var roundCount = 0
         var roundStarted: ContinuousClock.Instant? = nil
         var inFlight: InFlight? = nil
@@ -212,6 +219,7 @@ public final class RemoteEndpoint: Service {
                     inFlight = nil
                 }
                 for i in round.indices { round[i].removeAll(keepingCapacity: true) }
+                for i in roundExemplars.indices { roundExemplars[i].removeAll(keepingCapacity: true) }
                 roundCount = 0
                 roundStarted = nil
                 consumed = forced
@@ -239,6 +247,16 @@ public final class RemoteEndpoint: Service {
                         case .metadata:
                             _ = WALCodec.decodeMetadata(record.payload) { labels.addMetadata($0) }
                             if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
+                        case .exemplars:
+                            guard record.start >= consumed.position else { return }
+                            consumed = WALCursor(position: record.end, skip: 0)
+                            guard self.config.sendExemplars else { return }
+                            _ = WALCodec.decodeExemplars(record.payload) { e in
+                                let (bytes, symbols) = labels.exemplarLabels(e.labels)
+                                roundExemplars[Int(e.ref.rawValue % n)].append(
+                                    OutgoingExemplar(
+                                        ref: e.ref, timestamp: e.timestamp, value: e.value, labelBytes: bytes, symbols: symbols))
+                            }
                         case .samples:
                             guard record.start >= consumed.position else { return }
                             scratch.removeAll(keepingCapacity: true)
@@ -289,14 +307,22 @@ public final class RemoteEndpoint: Service {
             if abandoned { break }
 
             let deadlinePassed = roundStarted.map { clock.now - $0 >= q.batchSendDeadline } ?? false
-            if roundCount > 0 && (roundCount >= roundCapacity || deadlinePassed || stopping) {
+            if roundCount == 0 && roundStarted == nil && roundExemplars.contains(where: { !$0.isEmpty }) {
+                roundStarted = clock.now  // exemplars alone wait for the deadline too
+            }
+            let roundHasData = roundCount > 0 || roundExemplars.contains { !$0.isEmpty }
+            if roundHasData && (roundCount >= roundCapacity || deadlinePassed || stopping) {
                 // Encode this round while the previous one may still be sending, then wait for it.
                 var payloads: [[Payload]] = []
                 var highest: Int64 = 0
                 for i in round.indices {
                     for s in round[i] where s.timestamp > highest { highest = s.timestamp }
-                    payloads.append(encode(round[i], limit: maxBatch, labels: labels, codec: &codec, counted: false))
+                    payloads.append(
+                        encode(
+                            round[i], exemplars: roundExemplars[i], limit: maxBatch, labels: labels, codec: &codec,
+                            counted: false))
                     round[i].removeAll(keepingCapacity: true)
+                    roundExemplars[i].removeAll(keepingCapacity: true)
                 }
                 let sealed = (payloads: payloads, consumed: consumed, highest: highest, samples: roundCount)
                 roundCount = 0
@@ -314,8 +340,9 @@ public final class RemoteEndpoint: Service {
                 // The shard count changes only between rounds.
                 if round.count != shardCount {
                     round = Array(repeating: [], count: shardCount)
+                    roundExemplars = Array(repeating: [], count: shardCount)
                 }
-            } else if roundCount == 0 && inFlight == nil {
+            } else if !roundHasData && inFlight == nil {
                 acknowledged = consumed
             }
 
@@ -331,7 +358,10 @@ public final class RemoteEndpoint: Service {
                 lastTick = clock.now
                 shardCount = retune(&tuner, current: shardCount, samplesIn: samplesRead, seconds: seconds)
                 samplesRead = 0
-                if round.count != shardCount && roundCount == 0 { round = Array(repeating: [], count: shardCount) }
+                if round.count != shardCount && roundCount == 0 && roundExemplars.allSatisfy(\.isEmpty) {
+                    round = Array(repeating: [], count: shardCount)
+                    roundExemplars = Array(repeating: [], count: shardCount)
+                }
             }
 
             if acknowledged != lastPersisted && (clock.now - lastPersist >= persistInterval || stopping) {
@@ -352,7 +382,7 @@ public final class RemoteEndpoint: Service {
                 return $0
             }
             status.updateEndpoint(config.name, url: snapshot.url) { $0 = snapshot }
-            if stopping && roundCount == 0 && inFlight == nil { break }
+            if stopping && roundCount == 0 && roundExemplars.allSatisfy(\.isEmpty) && inFlight == nil { break }
             // Nothing more to read right now: wait for the next append, the round's deadline, or the
             // round in flight to finish (it wakes the WAL's readers).
             if roundCount < shardCount * maxBatch && !(inFlight?.done.isSet ?? false) {
@@ -400,9 +430,13 @@ public final class RemoteEndpoint: Service {
             var current = round.payloads[i]
             while case .reencode(let at, let split) = outcomes[i] {
                 var left: [Sample] = []
-                for p in current[at...] { left.append(contentsOf: p.samples) }
+                var leftExemplars: [OutgoingExemplar] = []
+                for p in current[at...] {
+                    left.append(contentsOf: p.samples)
+                    leftExemplars.append(contentsOf: p.exemplars)
+                }
                 let limit = split ? max(1, current[at].samples.count / 2) : config.queueConfig.maxSamplesPerSend
-                current = encode(left, limit: limit, labels: labels, codec: &codec, counted: true)
+                current = encode(left, exemplars: leftExemplars, limit: limit, labels: labels, codec: &codec, counted: true)
                 outcomes[i] = current.isEmpty ? .done : await send(current)
             }
         }
@@ -427,38 +461,18 @@ public final class RemoteEndpoint: Service {
     /// write relabeling dropped, of unknown series, or older than `sample_age_limit` are left out
     /// and counted.
     private func encode(
-        _ samples: [Sample], limit: Int, labels: SeriesLabelCache, codec: inout BatchCodec, counted: Bool
+        _ samples: [Sample], exemplars: [OutgoingExemplar] = [], limit: Int, labels: SeriesLabelCache,
+        codec: inout BatchCodec, counted: Bool
     ) -> [Payload] {
-        guard !samples.isEmpty else { return [] }
+        guard !samples.isEmpty || !exemplars.isEmpty else { return [] }
         let ageLimit = config.queueConfig.sampleAgeLimit.milliseconds
         let cutoff = ageLimit > 0 ? Timestamp.nowMilliseconds() - ageLimit : Int64.min
         var relabeled = 0
         var unknown = 0
         var tooOld = 0
-        var payloads: [Payload] = []
+        var chunks: [[Sample]] = []
         var chunk: [Sample] = []
         chunk.reserveCapacity(min(limit, samples.count))
-        func seal() {
-            guard !chunk.isEmpty else { return }
-            var body: [UInt8] = []
-            switch config.protobufMessage {
-            case .v1:
-                _ = codec.encoder.encode(chunk, labels: labels)
-                Snappy.compress(codec.encoder.buffer, into: &body)
-            case .v2:
-                _ = codec.encoderV2.encode(chunk, labels: labels)
-                Snappy.compress(codec.encoderV2.buffer, into: &body)
-            }
-            var oldest = Int64.max
-            var newest = Int64.min
-            for s in chunk {
-                oldest = min(oldest, s.timestamp)
-                newest = max(newest, s.timestamp)
-            }
-            payloads.append(Payload(samples: chunk, body: body, oldest: oldest, newest: newest, counted: counted))
-            chunk = []
-            chunk.reserveCapacity(limit)
-        }
         for sample in samples {
             if labels.isDropped(sample.ref) {
                 relabeled += 1
@@ -468,10 +482,41 @@ public final class RemoteEndpoint: Service {
                 tooOld += 1
             } else {
                 chunk.append(sample)
-                if chunk.count >= limit { seal() }
+                if chunk.count >= limit {
+                    chunks.append(chunk)
+                    chunk = []
+                    chunk.reserveCapacity(limit)
+                }
             }
         }
-        seal()
+        if !chunk.isEmpty { chunks.append(chunk) }
+        let liveExemplars = exemplars.filter { labels.isKnown($0.ref) && $0.timestamp >= cutoff }
+        if chunks.isEmpty && !liveExemplars.isEmpty { chunks.append([]) }
+        var payloads: [Payload] = []
+        for (k, chunk) in chunks.enumerated() {
+            let attached = k == chunks.count - 1 ? liveExemplars : []
+            var body: [UInt8] = []
+            switch config.protobufMessage {
+            case .v1:
+                _ = codec.encoder.encode(chunk, exemplars: attached, labels: labels)
+                Snappy.compress(codec.encoder.buffer, into: &body)
+            case .v2:
+                _ = codec.encoderV2.encode(chunk, exemplars: attached, labels: labels)
+                Snappy.compress(codec.encoderV2.buffer, into: &body)
+            }
+            var oldest = Int64.max
+            var newest = Int64.min
+            for s in chunk {
+                oldest = min(oldest, s.timestamp)
+                newest = max(newest, s.timestamp)
+            }
+            for e in attached {
+                oldest = min(oldest, e.timestamp)
+                newest = max(newest, e.timestamp)
+            }
+            payloads.append(
+                Payload(samples: chunk, exemplars: attached, body: body, oldest: oldest, newest: newest, counted: counted))
+        }
         if relabeled > 0 { droppedRelabeled.increment(by: Int64(relabeled)) }
         if unknown > 0 {
             droppedUnknown.increment(by: Int64(unknown))
@@ -603,7 +648,10 @@ public final class RemoteEndpoint: Service {
         let q = config.queueConfig
         for (index, payload) in payloads.enumerated() {
             let count = Int64(payload.samples.count)
-            if !payload.counted { samplesTotal.increment(by: count) }
+            if !payload.counted {
+                samplesTotal.increment(by: count)
+                if !payload.exemplars.isEmpty { exemplarsTotal.increment(by: Int64(payload.exemplars.count)) }
+            }
             var backoff: Duration = .zero
             var attempt = 0
             attempts: while true {
@@ -668,6 +716,7 @@ public final class RemoteEndpoint: Service {
                     return .reencode(at: index, split: true)
                 case .drop, .split:
                     failedTotal.increment(by: count)
+                    if !payload.exemplars.isEmpty { exemplarsFailed.increment(by: Int64(payload.exemplars.count)) }
                     _ = tickDropped.add(count, ordering: .relaxed)
                     stats.withLock {
                         $0.samplesFailed += count

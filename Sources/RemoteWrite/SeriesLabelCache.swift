@@ -112,6 +112,22 @@ struct SeriesLabelCache {
         return nil
     }
 
+    /// An exemplar's labels in this cache's format: protobuf `Label` messages (1.0) or symbol
+    /// numbers, name then value (2.0).
+    mutating func exemplarLabels(_ labels: Labels) -> (bytes: [UInt8], symbols: [UInt32]) {
+        var bytes: [UInt8] = []
+        var ids: [UInt32] = []
+        labels.forEach { n, v in
+            switch format {
+            case .v1: ProtoWriter.label(&bytes, name: n, value: v)
+            case .v2:
+                ids.append(symbols.intern(n))
+                ids.append(symbols.intern(v))
+            }
+        }
+        return (bytes, ids)
+    }
+
     /// 2.0: calls `body` with `ref`'s label symbol numbers, or returns false if it is unknown.
     func withSymbolRefs(_ ref: SeriesRef, _ body: (UnsafeBufferPointer<UInt32>) -> Void) -> Bool {
         let s = start(ref)

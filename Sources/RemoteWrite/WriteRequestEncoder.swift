@@ -90,7 +90,9 @@ struct WriteRequestEncoder {
 
     /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
     /// relabeling, are skipped and counted.
-    mutating func encode(_ samples: [Sample], labels: SeriesLabelCache) -> (encoded: Int, unknown: Int, dropped: Int) {
+    mutating func encode(
+        _ samples: [Sample], exemplars: [OutgoingExemplar] = [], labels: SeriesLabelCache
+    ) -> (encoded: Int, unknown: Int, dropped: Int) {
         grouping.arrange(samples)
         let order = grouping.order
         // First pass: the series groups (runs of one ref in `order`), their sizes, and the total.
@@ -121,6 +123,14 @@ struct WriteRequestEncoder {
             }
             i = j
         }
+        // Exemplars follow, one TimeSeries each (labels and the exemplar), as Prometheus sends them.
+        var exemplarSizes: [Int] = []
+        for e in exemplars where labels.isKnown(e.ref) {
+            let ex = e.size(labelsSize: e.labelBytes.count)
+            let series = labels.labelsLength(e.ref) + 1 + ProtoWriter.varintSize(UInt64(ex)) + ex
+            exemplarSizes.append(series)
+            total += 1 + ProtoWriter.varintSize(UInt64(series)) + series
+        }
         // Second pass: write the known groups.
         let groups = self.groups
         buffer.removeAll(keepingCapacity: true)
@@ -140,6 +150,17 @@ struct WriteRequestEncoder {
                     }
                 }
             }
+            var k = 0
+            for e in exemplars where labels.isKnown(e.ref) {
+                w.byte(0x0a)
+                w.uvarint(UInt64(exemplarSizes[k]))
+                k += 1
+                _ = labels.withLabels(e.ref) { w.bytes($0) }
+                w.byte(0x1a)
+                w.uvarint(UInt64(e.size(labelsSize: e.labelBytes.count)))
+                e.labelBytes.withUnsafeBytes { w.bytes($0) }
+                w.exemplarTail(e)
+            }
             precondition(w.p == base + total, "remote-write request size mismatch")
         }
         return (encoded, unknown, dropped)
@@ -147,6 +168,37 @@ struct WriteRequestEncoder {
 
     @inline(__always)
     static func sampleSize(_ s: Sample) -> Int { ProtoWriter.sampleSize(s) }
+}
+
+/// An exemplar on its way out, its labels already in the endpoint's wire form.
+struct OutgoingExemplar: Sendable {
+    var ref: SeriesRef
+    var timestamp: Int64
+    var value: Double
+    /// 1.0: protobuf `Label` messages.
+    var labelBytes: [UInt8]
+    /// 2.0: global symbol numbers, name then value.
+    var symbols: [UInt32]
+
+    /// The body size of an `Exemplar` message around `labelsSize` bytes of labels field(s).
+    func size(labelsSize: Int) -> Int {
+        labelsSize + (value.bitPattern != 0 ? 9 : 0)
+            + (timestamp != 0 ? 1 + ProtoWriter.varintSize(UInt64(bitPattern: timestamp)) : 0)
+    }
+}
+
+extension ProtoBytes {
+    /// The value and timestamp fields of an `Exemplar` (2 and 3).
+    @inline(__always) mutating func exemplarTail(_ e: OutgoingExemplar) {
+        if e.value.bitPattern != 0 {
+            byte(0x11)
+            fixed64(e.value.bitPattern)
+        }
+        if e.timestamp != 0 {
+            byte(0x18)
+            uvarint(UInt64(bitPattern: e.timestamp))
+        }
+    }
 }
 
 /// Puts a batch's samples in series order, each series' samples keeping their order. A batch

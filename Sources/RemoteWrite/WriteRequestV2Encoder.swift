@@ -54,7 +54,27 @@ struct WriteRequestV2Encoder {
 
     /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
     /// relabeling, are skipped and counted.
-    mutating func encode(_ samples: [Sample], labels: SeriesLabelCache) -> (encoded: Int, unknown: Int, dropped: Int) {
+    /// Per exemplar sent: its series' and its own local label numbers in `localRefs`, metadata,
+    /// the Exemplar's and the TimeSeries' sizes.
+    private var exemplarGroups:
+        [(index: Int, refs: Int, refCount: Int, own: Int, ownCount: Int, type: UInt8, help: UInt32, unit: UInt32, exSize: Int,
+          size: Int)] = []
+
+    private static func metadataSize(_ type: UInt8, _ help: UInt32, _ unit: UInt32) -> Int {
+        (type != 0 ? 1 + ProtoWriter.varintSize(UInt64(type)) : 0)
+            + (help != 0 ? 1 + ProtoWriter.varintSize(UInt64(help)) : 0)
+            + (unit != 0 ? 1 + ProtoWriter.varintSize(UInt64(unit)) : 0)
+    }
+
+    private func packedSize(_ from: Int, _ count: Int) -> Int {
+        var n = 0
+        for k in from..<(from + count) { n += ProtoWriter.varintSize(UInt64(localRefs[k])) }
+        return n
+    }
+
+    mutating func encode(
+        _ samples: [Sample], exemplars: [OutgoingExemplar] = [], labels: SeriesLabelCache
+    ) -> (encoded: Int, unknown: Int, dropped: Int) {
         grouping.arrange(samples)
         let order = grouping.order
         epoch &+= 1
@@ -114,6 +134,30 @@ struct WriteRequestV2Encoder {
             encoded += j - i
             i = j
         }
+        exemplarGroups.removeAll(keepingCapacity: true)
+        for (index, e) in exemplars.enumerated() {
+            let refs = localRefs.count
+            let known = labels.withSymbolRefs(e.ref) { globals in for g in globals { localRefs.append(local(g)) } }
+            guard known else { continue }
+            let own = localRefs.count
+            for g in e.symbols { localRefs.append(local(g)) }
+            var type: UInt8 = 0
+            var help: UInt32 = 0
+            var unit: UInt32 = 0
+            if let m = labels.metadata(e.ref) {
+                type = Self.wireType(m.type)
+                help = local(m.help)
+                unit = local(m.unit)
+            }
+            let ownSize = packedSize(own, e.symbols.count)
+            let exSize = e.size(labelsSize: ownSize > 0 ? 1 + ProtoWriter.varintSize(UInt64(ownSize)) + ownSize : 0)
+            let refsSize = packedSize(refs, own - refs)
+            let md = Self.metadataSize(type, help, unit)
+            var size = 1 + ProtoWriter.varintSize(UInt64(exSize)) + exSize + 1 + ProtoWriter.varintSize(UInt64(md)) + md
+            if refsSize > 0 { size += 1 + ProtoWriter.varintSize(UInt64(refsSize)) + refsSize }
+            exemplarGroups.append((index, refs, own - refs, own, e.symbols.count, type, help, unit, exSize, size))
+            seriesTotal += 1 + ProtoWriter.varintSize(UInt64(size)) + size
+        }
         var total = seriesTotal
         for g in used {
             let n = labels.symbols.length(g)
@@ -121,6 +165,7 @@ struct WriteRequestV2Encoder {
         }
         // Second pass: write symbols, then series.
         let groups = self.groups
+        let exemplarGroups = self.exemplarGroups
         let refs = self.localRefs
         let symbolsUsed = self.used
         buffer.removeAll(keepingCapacity: true)
@@ -155,6 +200,41 @@ struct WriteRequestV2Encoder {
                     + (g.unit != 0 ? 1 + ProtoWriter.varintSize(UInt64(g.unit)) : 0)
                 w.byte(0x2a)
                 w.uvarint(UInt64(metadataSize))
+                if g.type != 0 {
+                    w.byte(0x08)
+                    w.uvarint(UInt64(g.type))
+                }
+                if g.help != 0 {
+                    w.byte(0x18)
+                    w.uvarint(UInt64(g.help))
+                }
+                if g.unit != 0 {
+                    w.byte(0x20)
+                    w.uvarint(UInt64(g.unit))
+                }
+            }
+            for g in exemplarGroups {
+                w.byte(0x2a)
+                w.uvarint(UInt64(g.size))
+                if g.refCount > 0 {
+                    var n = 0
+                    for k in g.refs..<(g.refs + g.refCount) { n += ProtoWriter.varintSize(UInt64(refs[k])) }
+                    w.byte(0x0a)
+                    w.uvarint(UInt64(n))
+                    for k in g.refs..<(g.refs + g.refCount) { w.uvarint(UInt64(refs[k])) }
+                }
+                w.byte(0x22)
+                w.uvarint(UInt64(g.exSize))
+                if g.ownCount > 0 {
+                    var n = 0
+                    for k in g.own..<(g.own + g.ownCount) { n += ProtoWriter.varintSize(UInt64(refs[k])) }
+                    w.byte(0x0a)
+                    w.uvarint(UInt64(n))
+                    for k in g.own..<(g.own + g.ownCount) { w.uvarint(UInt64(refs[k])) }
+                }
+                w.exemplarTail(exemplars[g.index])
+                w.byte(0x2a)
+                w.uvarint(UInt64(Self.metadataSize(g.type, g.help, g.unit)))
                 if g.type != 0 {
                     w.byte(0x08)
                     w.uvarint(UInt64(g.type))

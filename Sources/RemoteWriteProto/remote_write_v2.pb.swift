@@ -49,6 +49,8 @@ public nonisolated struct Io_Prometheus_Write_V2_TimeSeries: Sendable {
 
   public var samples: [Io_Prometheus_Write_V2_Sample] = []
 
+  public var exemplars: [Io_Prometheus_Write_V2_Exemplar] = []
+
   public var metadata: Io_Prometheus_Write_V2_Metadata {
     get {_metadata ?? Io_Prometheus_Write_V2_Metadata()}
     set {_metadata = newValue}
@@ -63,6 +65,22 @@ public nonisolated struct Io_Prometheus_Write_V2_TimeSeries: Sendable {
   public init() {}
 
   fileprivate var _metadata: Io_Prometheus_Write_V2_Metadata? = nil
+}
+
+public nonisolated struct Io_Prometheus_Write_V2_Exemplar: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var labelsRefs: [UInt32] = []
+
+  public var value: Double = 0
+
+  public var timestamp: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Io_Prometheus_Write_V2_Sample: Sendable {
@@ -194,7 +212,7 @@ nonisolated extension Io_Prometheus_Write_V2_Request: SwiftProtobuf.Message, Swi
 
 nonisolated extension Io_Prometheus_Write_V2_TimeSeries: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TimeSeries"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}labels_refs\0\u{1}samples\0\u{2}\u{3}metadata\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}labels_refs\0\u{1}samples\0\u{2}\u{2}exemplars\0\u{1}metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -204,6 +222,7 @@ nonisolated extension Io_Prometheus_Write_V2_TimeSeries: SwiftProtobuf.Message, 
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.labelsRefs) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.samples) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.exemplars) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
       default: break
       }
@@ -221,6 +240,9 @@ nonisolated extension Io_Prometheus_Write_V2_TimeSeries: SwiftProtobuf.Message, 
     if !self.samples.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.samples, fieldNumber: 2)
     }
+    if !self.exemplars.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.exemplars, fieldNumber: 4)
+    }
     try { if let v = self._metadata {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
@@ -230,7 +252,48 @@ nonisolated extension Io_Prometheus_Write_V2_TimeSeries: SwiftProtobuf.Message, 
   public static func ==(lhs: Io_Prometheus_Write_V2_TimeSeries, rhs: Io_Prometheus_Write_V2_TimeSeries) -> Bool {
     if lhs.labelsRefs != rhs.labelsRefs {return false}
     if lhs.samples != rhs.samples {return false}
+    if lhs.exemplars != rhs.exemplars {return false}
     if lhs._metadata != rhs._metadata {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Io_Prometheus_Write_V2_Exemplar: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Exemplar"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}labels_refs\0\u{1}value\0\u{1}timestamp\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.labelsRefs) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.value) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.timestamp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.labelsRefs.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.labelsRefs, fieldNumber: 1)
+    }
+    if self.value.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.value, fieldNumber: 2)
+    }
+    if self.timestamp != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestamp, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Io_Prometheus_Write_V2_Exemplar, rhs: Io_Prometheus_Write_V2_Exemplar) -> Bool {
+    if lhs.labelsRefs != rhs.labelsRefs {return false}
+    if lhs.value != rhs.value {return false}
+    if lhs.timestamp != rhs.timestamp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -101,7 +101,7 @@ final class ScrapeLoop: Sendable {
             core.appendReport(up: error == nil, duration: duration, report: report, timestamp: timestamp)
             var appendError: String? = nil
             do {
-                try wal.append(core.samples, metadata: core.metadata)
+                try wal.append(core.samples, metadata: core.metadata, exemplars: core.exemplars)
             } catch {
                 appendError = "WAL append failed: \(error)"
                 logger.error("WAL append failed, samples of this scrape lost", metadata: ["error": "\(error)"])

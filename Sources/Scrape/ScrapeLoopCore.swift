@@ -63,6 +63,13 @@ public struct ScrapeLoopCore {
     /// Metric families whose TYPE, HELP or UNIT the last successful scrape showed for the first
     /// time or changed: appended to the WAL with the samples.
     public private(set) var metadata: [MetricMetadata] = []
+    /// Exemplars of the last successful scrape's samples (new ones only: an exemplar equal to its
+    /// series' previous one is not repeated).
+    public private(set) var exemplars: [Exemplar] = []
+    /// By cache entry: a hash of the series' last exemplar.
+    private var lastExemplar: [Int32: UInt64] = [:]
+    /// Exemplar hashes of the scrape in progress, committed when it succeeds.
+    private var pendingExemplars: [(Int32, UInt64)] = []
     /// The parsers' metadata-line buffer, kept between scrapes.
     private var metadataLines: [MetadataLine] = []
     /// Hashes of the metadata lines already reported (a changed line hashes differently).
@@ -153,6 +160,8 @@ public struct ScrapeLoopCore {
     ) -> Result<ScrapeReport, ScrapeBodyError> {
         iteration &+= 1
         samples.removeAll(keepingCapacity: true)
+        exemplars.removeAll(keepingCapacity: true)
+        pendingExemplars.removeAll(keepingCapacity: true)
         current.removeAll(keepingCapacity: true)
         pendingTimestamps.removeAll(keepingCapacity: true)
         var report = ScrapeReport()
@@ -204,6 +213,7 @@ public struct ScrapeLoopCore {
                 // Series with their own timestamps are not tracked for staleness unless asked to be.
                 if first && (explicit == nil || options.trackTimestampsStaleness) { current.append(Int32(entry)) }
                 samples.append(Sample(ref: ref, timestamp: explicit ?? timestamp, value: line.value))
+                if let e = line.exemplar { noteExemplar(e, ref: ref, entry: entry, timestamp: timestamp, body: body) }
             }
         } catch let error as ExpositionError {
             return .failure(fail(ScrapeBodyError(kind: .parse, message: error.description), timestamp: timestamp))
@@ -219,6 +229,7 @@ public struct ScrapeLoopCore {
         for (e, ts) in pendingTimestamps where ts > cache.lastTimestamp(Int(e)) {
             cache.setLastTimestamp(Int(e), ts)
         }
+        for (e, h) in pendingExemplars { lastExemplar[e] = h }
         for e in previous where cache.entries[Int(e)].lastSeen != iteration {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
             report.staleMarkers += 1
@@ -227,9 +238,32 @@ public struct ScrapeLoopCore {
         // Forget series unseen for a while so a churning target cannot grow the cache without bound.
         if cache.count > 1024 && cache.count > 2 * max(previous.count, report.samplesScraped) {
             cache.compact(keepingSeenSince: iteration)
+            lastExemplar.removeAll()  // keyed by entry, which compaction renumbers
             previous = cache.entries.indices.filter { cache.entries[$0].ref != SeriesCache.dropped }.map { Int32($0) }
         }
         return .success(report)
+    }
+
+    /// Keeps a sample's exemplar unless it repeats the series' last one. As in Prometheus, one
+    /// without a timestamp takes the scrape's, and one whose labels exceed 128 characters in all
+    /// (the OpenMetrics limit) is left out.
+    private mutating func noteExemplar(
+        _ e: ExpositionExemplar, ref: SeriesRef, entry: Int, timestamp: Int64, body: UnsafeRawBufferPointer
+    ) {
+        var b = LabelsBuilder()
+        var length = 0
+        LabelPairs.forEach(in: body, range: e.labels) { name, value in
+            length += String(decoding: name, as: UTF8.self).count + String(decoding: value, as: UTF8.self).count
+            b.set(Array(name), Array(value))
+        }
+        guard length <= 128 else { return }
+        let exemplar = Exemplar(ref: ref, timestamp: e.timestamp ?? timestamp, value: e.value, labels: b.labels())
+        var h = TableHash.hash(UnsafeRawBufferPointer(rebasing: body[e.labels]))
+        h = h &* 31 &+ UInt64(bitPattern: exemplar.timestamp)
+        h = h &* 31 &+ exemplar.value.bitPattern
+        if lastExemplar[Int32(entry)] == h { return }
+        pendingExemplars.append((Int32(entry), h))
+        exemplars.append(exemplar)
     }
 
     /// A scrape that failed before a body arrived (connection refused, timeout, HTTP status):
@@ -237,12 +271,14 @@ public struct ScrapeLoopCore {
     public mutating func failed(timestamp: Int64) {
         iteration &+= 1
         samples.removeAll(keepingCapacity: true)
+        exemplars.removeAll(keepingCapacity: true)
         metadata.removeAll(keepingCapacity: true)
         _ = fail(ScrapeBodyError(message: ""), timestamp: timestamp)
     }
 
     private mutating func fail(_ error: ScrapeBodyError, timestamp: Int64) -> ScrapeBodyError {
         samples.removeAll(keepingCapacity: true)
+        exemplars.removeAll(keepingCapacity: true)
         for e in previous {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
         }

@@ -11,6 +11,8 @@ public enum MetricName {
     public static let remoteSamplesPending = "prometheus_remote_storage_samples_pending"
     public static let remoteBytesTotal = "prometheus_remote_storage_bytes_total"
     public static let remoteShards = "prometheus_remote_storage_shards"
+    public static let remoteExemplarsTotal = "prometheus_remote_storage_exemplars_total"
+    public static let remoteExemplarsFailed = "prometheus_remote_storage_exemplars_failed_total"
     public static let remoteMetadataTotal = "prometheus_remote_storage_metadata_total"
     public static let remoteMetadataFailed = "prometheus_remote_storage_metadata_failed_total"
     /// Samples a 2.0 receiver's `X-Prometheus-Remote-Write-Samples-Written` said it did not write.

@@ -18,7 +18,7 @@ public struct WALPosition: Hashable, Comparable, Sendable, CustomStringConvertib
 public enum WALRecordType: UInt8, Sendable {
     case series = 1
     case samples = 2
-    /// Reserved for the exemplar path.
+    /// Exemplars of the samples appended with them.
     case exemplars = 3
     /// Metric family metadata (type, help, unit), keyed by family name.
     case metadata = 4
@@ -121,6 +121,32 @@ public enum WALCodec {
                 MetricMetadata(
                     family: String(decoding: family, as: UTF8.self), type: type, help: String(decoding: help, as: UTF8.self),
                     unit: String(decoding: unit, as: UTF8.self)))
+        }
+        return true
+    }
+
+    /// Exemplars payload: repeated `uvarint ref, varint timestamp, 8 bytes value (IEEE-754, LE),
+    /// uvarint len, canonical label bytes`.
+    public static func appendExemplars(_ out: inout [UInt8], _ exemplars: [Exemplar]) {
+        for e in exemplars {
+            appendUVarint(&out, e.ref.rawValue)
+            appendVarint(&out, e.timestamp)
+            withUnsafeBytes(of: e.value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            appendUVarint(&out, UInt64(e.labels.bytes.count))
+            out.append(contentsOf: e.labels.bytes)
+        }
+    }
+
+    /// Decodes an exemplars payload; returns false if it is malformed.
+    public static func decodeExemplars(_ payload: UnsafeRawBufferPointer, _ body: (Exemplar) -> Void) -> Bool {
+        var r = ByteReader(payload)
+        while !r.isAtEnd {
+            guard let ref = r.uvarint(), let ts = r.varint(), let bits = r.uint64LE(), let labels = r.lengthPrefixed()
+            else { return false }
+            body(
+                Exemplar(
+                    ref: SeriesRef(ref), timestamp: ts, value: Double(bitPattern: bits),
+                    labels: Labels(canonicalBytes: Array(labels))))
         }
         return true
     }

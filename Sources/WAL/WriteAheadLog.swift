@@ -162,7 +162,9 @@ public final class WriteAheadLog: Sendable {
     /// Appends one scrape's samples, preceded by a series record for every series not yet declared
     /// in the head segment and a metadata record for `metadata` that changed (all families' at
     /// the start of a segment), with one write. On failure nothing of this call stays in the file.
-    public func append(_ samples: UnsafeBufferPointer<Sample>, metadata: [MetricMetadata] = []) throws(WALError) {
+    public func append(
+        _ samples: UnsafeBufferPointer<Sample>, metadata: [MetricMetadata] = [], exemplars: [Exemplar] = []
+    ) throws(WALError) {
         guard !samples.isEmpty else { return }
         try state.withLock { (s) throws(WALError) in
             guard !s.closed else { throw WALError("WAL is closed") }
@@ -214,6 +216,11 @@ public final class WriteAheadLog: Sendable {
             s.payload.removeAll(keepingCapacity: true)
             WALCodec.appendSamples(&s.payload, samples)
             s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .samples, payload: $0) }
+            if !exemplars.isEmpty {
+                s.payload.removeAll(keepingCapacity: true)
+                WALCodec.appendExemplars(&s.payload, exemplars)
+                s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .exemplars, payload: $0) }
+            }
             do throws(WALError) {
                 try write(&s)
             } catch {
@@ -234,8 +241,8 @@ public final class WriteAheadLog: Sendable {
     }
 
     /// Array convenience for ``append(_:)-(UnsafeBufferPointer<Sample>)``.
-    public func append(_ samples: [Sample], metadata: [MetricMetadata] = []) throws(WALError) {
-        try samples.withUnsafeBufferPointer { (p) throws(WALError) in try append(p, metadata: metadata) }
+    public func append(_ samples: [Sample], metadata: [MetricMetadata] = [], exemplars: [Exemplar] = []) throws(WALError) {
+        try samples.withUnsafeBufferPointer { (p) throws(WALError) in try append(p, metadata: metadata, exemplars: exemplars) }
     }
 
     private func recordFailure(_ error: WALError, samples: Int) {

@@ -190,13 +190,13 @@ struct PrometheusReceiver {
         try "global:\n  scrape_interval: 1h\n".write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    func start(logDir: String) throws -> ChildProcess {
+    func start(logDir: String, extra: [String] = []) throws -> ChildProcess {
         try ChildProcess(
             "prometheus", "/usr/bin/prometheus",
             [
                 "--config.file=\(configPath)", "--storage.tsdb.path=\(dataDir)",
                 "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver",
-            ], logDir: logDir)
+            ] + extra, logDir: logDir)
     }
 
     /// Runs an instant query; returns each series' labels and value, or nil if Prometheus did not answer.

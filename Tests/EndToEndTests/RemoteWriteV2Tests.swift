@@ -152,4 +152,64 @@ import Glibc
             #expect(DurabilityTests.metric(outpostPort, "prometheus_remote_storage_metadata_total{remote_name=\"v1\"") ?? 0 >= 2)
         }
     }
+
+    @Test func exemplarsReachPrometheusOnceEach() async throws {
+        let dir = Harness.tempDir("exemplars")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let receiverPort = Harness.freePort()
+        let outpostPort = Harness.freePort()
+        let receiver = try PrometheusReceiver(port: receiverPort, dir: dir + "/receiver")
+        let receiverProcess = try receiver.start(logDir: dir, extra: ["--enable-feature=exemplar-storage"])
+        let stamp = Double(Int(Date().timeIntervalSince1970) - 30)
+        func body(_ trace: String, at t: Double) -> String {
+            "# TYPE requests counter\nrequests_total 5 # {trace_id=\"\(trace)\"} 1.5 \(t)\n# EOF\n"
+        }
+        let target = try TestTarget(
+            text: body("abc123", at: stamp), headers: ["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"])
+        defer { target.stop() }
+        let config = """
+            global: {scrape_interval: 200ms}
+            scrape_configs:
+              - job_name: traced
+                static_configs: [{targets: ["127.0.0.1:\(target.port)"]}]
+            remote_write:
+              - name: prom
+                url: http://127.0.0.1:\(receiverPort)/api/v1/write
+                send_exemplars: true
+                queue_config: {batch_send_deadline: 100ms}
+            """
+        let configPath = dir + "/outpost.yaml"
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let outpost = try ChildProcess(
+            "outpost", Harness.outpostBinary,
+            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
+            logDir: dir)
+        defer { for p in [outpost, receiverProcess] where p.isRunning { kill(p.pid, SIGKILL) } }
+        func traces() -> [String]? {
+            let now = Int(Date().timeIntervalSince1970)
+            let path = "/api/v1/query_exemplars?query=requests_total&start=\(now - 600)&end=\(now + 60)"
+            guard let (status, text) = Harness.get(port: receiverPort, path: path), status == 200,
+                let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                let data = json["data"] as? [[String: Any]]
+            else { return nil }
+            return data.flatMap { ($0["exemplars"] as? [[String: Any]]) ?? [] }
+                .compactMap { ($0["labels"] as? [String: String])?["trace_id"] }.sorted()
+        }
+        try await outpost.showingLogOnFailure {
+            _ = try await Harness.eventually("the exemplar stored") { traces() == ["abc123"] ? true : nil }
+            // Ten more scrapes of the same exemplar send nothing new.
+            _ = try await Harness.eventually("more scrapes") { () -> Bool? in
+                (receiver.query("count_over_time(requests_total[1m])")?.first?.value ?? 0) >= 10 ? true : nil
+            }
+            #expect(DurabilityTests.metric(outpostPort, "prometheus_remote_storage_exemplars_total{remote_name=\"prom\"") == 1)
+            // A later exemplar (Prometheus refuses one not newer than the series' last).
+            target.set(body: Array(body("def456", at: stamp + 5).utf8))
+            let both = try await Harness.eventually("the second exemplar stored") { () -> [String]? in
+                let t = traces() ?? []
+                return t.count == 2 ? t : nil
+            }
+            #expect(both == ["abc123", "def456"])
+            #expect(DurabilityTests.metric(outpostPort, "prometheus_remote_storage_exemplars_total{remote_name=\"prom\"") == 2)
+        }
+    }
 }

@@ -149,3 +149,67 @@ import Testing
         #expect(out == bytes)
     }
 }
+
+@Suite struct ExemplarEncodingTests {
+    static let exemplarLabels = Labels([("trace_id", "4bf92f3577b34da6"), ("span_id", "00f067aa0ba902b7")])
+
+    static func exemplars(_ cache: inout SeriesLabelCache) -> [OutgoingExemplar] {
+        [(UInt64(1), Int64(1_700_000_000_123), 0.25), (2, 0, 0)].map { ref, ts, value in
+            let (bytes, symbols) = cache.exemplarLabels(exemplarLabels)
+            return OutgoingExemplar(ref: SeriesRef(ref), timestamp: ts, value: value, labelBytes: bytes, symbols: symbols)
+        }
+    }
+
+    @Test func version1SendsEachExemplarAsItsOwnSeriesEntry() throws {
+        var cache = ProtobufOracleTests.cache(.v1)
+        let exemplars = Self.exemplars(&cache)
+        var encoder = WriteRequestEncoder()
+        let samples = [Sample(ref: SeriesRef(1), timestamp: 5, value: 1)]
+        _ = encoder.encode(samples, exemplars: exemplars, labels: cache)
+        var expected = Prometheus_WriteRequest()
+        func labels(_ pairs: [(String, String)]) -> [Prometheus_Label] {
+            pairs.map { var l = Prometheus_Label(); l.name = $0.0; l.value = $0.1; return l }
+        }
+        let merged = ProtobufOracleTests.series.map { ($0.1 + [("cluster", "eu-1")]).sorted { $0.0 < $1.0 } }
+        var ts = Prometheus_TimeSeries()
+        ts.labels = labels(merged[0])
+        var s = Prometheus_Sample()
+        s.value = 1
+        s.timestamp = 5
+        ts.samples = [s]
+        expected.timeseries.append(ts)
+        for (i, e) in exemplars.enumerated() {
+            var t = Prometheus_TimeSeries()
+            t.labels = labels(merged[i])
+            var x = Prometheus_Exemplar()
+            x.labels = labels(Self.exemplarLabels.pairs.map { ($0.name, $0.value) })
+            x.value = e.value
+            x.timestamp = e.timestamp
+            t.exemplars = [x]
+            expected.timeseries.append(t)
+        }
+        let bytes: [UInt8] = try expected.serializedBytes()
+        #expect(encoder.buffer == bytes)
+    }
+
+    @Test func version2ExemplarsUseTheRequestSymbols() throws {
+        var cache = ProtobufOracleTests.cache(.v2)
+        let exemplars = Self.exemplars(&cache)
+        var encoder = WriteRequestV2Encoder()
+        _ = encoder.encode([Sample(ref: SeriesRef(1), timestamp: 5, value: 1)], exemplars: exemplars, labels: cache)
+        let decoded = try Io_Prometheus_Write_V2_Request(serializedBytes: encoder.buffer)
+        #expect(decoded.timeseries.count == 3)
+        let withExemplar = decoded.timeseries[1]
+        #expect(withExemplar.samples.isEmpty)
+        #expect(withExemplar.metadata.type == .counter)
+        let x = try #require(withExemplar.exemplars.first)
+        #expect(x.value == 0.25 && x.timestamp == 1_700_000_000_123)
+        let pairs = stride(from: 0, to: x.labelsRefs.count, by: 2).map {
+            decoded.symbols[Int(x.labelsRefs[$0])] + "=" + decoded.symbols[Int(x.labelsRefs[$0 + 1])]
+        }
+        #expect(pairs == ["span_id=00f067aa0ba902b7", "trace_id=4bf92f3577b34da6"])
+        // Re-encoding the decoded message gives our bytes back: field order and packing agree.
+        let again: [UInt8] = try decoded.serializedBytes()
+        #expect(again == encoder.buffer)
+    }
+}
