@@ -12,7 +12,8 @@ let package = Package(
     products: [
         .executable(name: "outpost", targets: ["outpost"]),
         // For the benchmark package under Benchmarks/ (kept separate so `make test` never builds it).
-        .library(name: "OutpostCore", targets: ["OutpostModel", "Exposition", "Relabel", "Scrape", "WAL", "RemoteWrite"]),
+        .library(
+            name: "OutpostCore", targets: ["OutpostModel", "Exposition", "Relabel", "Scrape", "WAL", "RemoteWrite", "OutpostConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

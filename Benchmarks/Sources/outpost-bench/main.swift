@@ -68,6 +68,7 @@ let groups = CommandLine.arguments.dropFirst()
 if groups.isEmpty || groups.contains("relabel") { relabelBenchmark() }
 if groups.isEmpty || groups.contains("wal") { walBenchmark() }
 if groups.isEmpty || groups.contains("parse") { parseBenchmark() }
+if groups.isEmpty || groups.contains("encode") { encodeBenchmark() }
 if groups.isEmpty || groups.first == "e2e" {
     agentBenchmark(groups.first == "e2e" ? Array(groups.dropFirst()) : ["small"])
 }
