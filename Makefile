@@ -33,14 +33,16 @@ run: build
 # Unit tests and the end-to-end tests (real outpost binary, Prometheus, VictoriaMetrics' vmagent and
 # node_exporter). Serial: the end-to-end suites time scrapes to the second, and on two cores
 # several of them at once would starve each other.
+# The test bundle is built by its product name: `build --build-tests` would also build every
+# executable of every dependency, swift-protobuf's C++ protoc among them (minutes, unused).
 test: deps
 	$(SWIFT) build --product outpost
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --product outpostPackageTests
 	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --no-parallel
 
 test-e2e: deps
 	$(SWIFT) build --product outpost
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --product outpostPackageTests
 	OUTPOST_BIN="$$($(SWIFT) build --show-bin-path)/outpost" $(SWIFT) test --skip-build --no-parallel --filter EndToEndTests
 
 bench-deps: deps

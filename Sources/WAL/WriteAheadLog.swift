@@ -190,7 +190,11 @@ public final class WriteAheadLog: Sendable {
                 s.families[m.family] = m
                 if !newSegment { WALCodec.appendMetadata(&s.payload, m) }
             }
-            if newSegment { for m in s.families.values { WALCodec.appendMetadata(&s.payload, m) } }
+            if newSegment {
+                for name in s.families.keys.sorted() {
+                    if let m = s.families[name] { WALCodec.appendMetadata(&s.payload, m) }
+                }
+            }
             if !s.payload.isEmpty {
                 s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .metadata, payload: $0) }
                 s.payload.removeAll(keepingCapacity: true)
