@@ -51,6 +51,7 @@ public final class RemoteEndpoint: Service {
     private let unconfirmed: CounterMetric
     private let exemplarsTotal: CounterMetric
     private let exemplarsFailed: CounterMetric
+    private let exemplarsUnconfirmed: CounterMetric
     /// Whether a metadata request (1.0's `metadata_config`) is under way.
     private let metadataInFlight = Atomic<Bool>(false)
     private let sendDuration: DurationHistogramMetric
@@ -102,6 +103,7 @@ public final class RemoteEndpoint: Service {
         unconfirmed = registry.makeCounter(name: MetricName.remoteSamplesUnconfirmed, labels: labels)
         exemplarsTotal = registry.makeCounter(name: MetricName.remoteExemplarsTotal, labels: labels)
         exemplarsFailed = registry.makeCounter(name: MetricName.remoteExemplarsFailed, labels: labels)
+        exemplarsUnconfirmed = registry.makeCounter(name: MetricName.remoteExemplarsUnconfirmed, labels: labels)
         registry.makeGauge(name: MetricName.remoteShardsMin, labels: labels).set(Double(config.queueConfig.minShards))
         registry.makeGauge(name: MetricName.remoteShardsMax, labels: labels).set(Double(config.queueConfig.maxShards))
         registry.makeGauge(name: MetricName.remoteShardCapacity, labels: labels).set(Double(config.queueConfig.capacity))
@@ -663,6 +665,7 @@ public final class RemoteEndpoint: Service {
                 let headers = requestHeaders(attempt: attempt)
                 var statusCode: Int? = nil
                 var written: Int64? = nil
+                var exemplarsWritten: Int64? = nil
                 var retryAfter: Duration? = nil
                 var message = ""
                 let sendStarted = ContinuousClock.now
@@ -674,6 +677,7 @@ public final class RemoteEndpoint: Service {
                     retryAfter = SendDecision.parseRetryAfter(
                         r.header("Retry-After"), nowSeconds: Timestamp.nowMilliseconds() / 1000)
                     written = r.header("X-Prometheus-Remote-Write-Samples-Written").flatMap { Int64($0) }
+                    exemplarsWritten = r.header("X-Prometheus-Remote-Write-Exemplars-Written").flatMap { Int64($0) }
                     if r.status == 415 {
                         message =
                             "server returned HTTP status 415 (unsupported media type): it does not accept \(config.protobufMessage.rawValue)"
@@ -699,6 +703,13 @@ public final class RemoteEndpoint: Service {
                         unconfirmed.increment(by: count - written)
                         logger.warning(
                             "receiver wrote fewer samples than sent", metadata: ["sent": "\(count)", "written": "\(written)"])
+                    }
+                    let exemplarCount = Int64(payload.exemplars.count)
+                    if config.protobufMessage == .v2, let exemplarsWritten, exemplarsWritten < exemplarCount {
+                        exemplarsUnconfirmed.increment(by: exemplarCount - exemplarsWritten)
+                        logger.warning(
+                            "receiver wrote fewer exemplars than sent",
+                            metadata: ["sent": "\(exemplarCount)", "written": "\(exemplarsWritten)"])
                     }
                     _ = tickSent.add(count, ordering: .relaxed)
                     let now = Timestamp.nowMilliseconds()

@@ -17,6 +17,8 @@ public enum MetricName {
     public static let remoteMetadataFailed = "prometheus_remote_storage_metadata_failed_total"
     /// Samples a 2.0 receiver's `X-Prometheus-Remote-Write-Samples-Written` said it did not write.
     public static let remoteSamplesUnconfirmed = "outpost_remote_storage_samples_unconfirmed_total"
+    /// Exemplars a 2.0 receiver's `X-Prometheus-Remote-Write-Exemplars-Written` said it did not write.
+    public static let remoteExemplarsUnconfirmed = "outpost_remote_storage_exemplars_unconfirmed_total"
     public static let remoteShardsDesired = "prometheus_remote_storage_shards_desired"
     public static let remoteShardsMin = "prometheus_remote_storage_shards_min"
     public static let remoteShardsMax = "prometheus_remote_storage_shards_max"

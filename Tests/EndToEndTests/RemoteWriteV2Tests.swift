@@ -20,7 +20,7 @@ import Glibc
         job_duration_seconds_sum 7.5
         # TYPE jobs counter
         # HELP jobs Jobs run, "all" of them.
-        jobs_total{queue="a"} 42
+        jobs_total{queue="a"} 42 # {trace_id="t1"} 1.0 1790000000.5
         # EOF
 
         """
@@ -32,6 +32,8 @@ import Glibc
         var series: [String: (type: Io_Prometheus_Write_V2_Metadata.MetricType, help: String, unit: String, samples: Int)] = [:]
         var firstSymbolEmpty = true
         var metadata: [String: Prometheus_MetricMetadata] = [:]
+        /// Exemplars received: series name, trace_id, timestamp.
+        var exemplars: [(String, String, Int64)] = []
         var v1Requests = 0
     }
 
@@ -67,12 +69,23 @@ import Glibc
                         previous + ts.samples.count
                     )
                     count += ts.samples.count
+                    for x in ts.exemplars {
+                        let labels = stride(from: 0, to: x.labelsRefs.count - 1, by: 2).map {
+                            (decoded.symbols[Int(x.labelsRefs[$0])], decoded.symbols[Int(x.labelsRefs[$0 + 1])])
+                        }
+                        let name = pairs.first { $0.hasPrefix("__name__=") }.map { String($0.dropFirst(9)) } ?? ""
+                        s.exemplars.append((name, labels.first { $0.0 == "trace_id" }?.1 ?? "", x.timestamp))
+                    }
                 }
                 return s.requests
             }
             // The third request is answered as if one sample had not been written.
             let written = n == 3 ? count - 1 : count
-            return .respond(status: 204, headers: ["X-Prometheus-Remote-Write-Samples-Written: \(written)"], body: [])
+            // It never admits to writing exemplars: every one sent is counted as unconfirmed.
+            return .respond(
+                status: 204,
+                headers: ["X-Prometheus-Remote-Write-Samples-Written: \(written)", "X-Prometheus-Remote-Write-Exemplars-Written: 0"],
+                body: [])
         }
         defer { v2.stop() }
         let old = try TestHTTPServer { _ in .respond(status: 415, headers: [], body: Array("unsupported\n".utf8)) }
@@ -96,6 +109,7 @@ import Glibc
               - name: v2
                 url: http://127.0.0.1:\(v2.port)/api/v1/write
                 protobuf_message: io.prometheus.write.v2.Request
+                send_exemplars: true
                 queue_config: {batch_send_deadline: 100ms}
               - name: old
                 url: http://127.0.0.1:\(old.port)/api/v1/write
@@ -150,6 +164,13 @@ import Glibc
             #expect(histogram.type == .histogram && histogram.unit == "seconds" && histogram.help == "How long jobs took.")
             #expect(seen.metadata["jobs"]?.type == .counter)
             #expect(DurabilityTests.metric(outpostPort, "prometheus_remote_storage_metadata_total{remote_name=\"v1\"") ?? 0 >= 2)
+            // The exemplar went once (it repeats unchanged in every scrape), with its series, and
+            // the receiver's "0 written" is counted.
+            let final = receiver.snapshot
+            #expect(final.exemplars.count == 1)
+            #expect(final.exemplars.first?.0 == "jobs_total" && final.exemplars.first?.1 == "t1")
+            #expect(final.exemplars.first?.2 == 1_790_000_000_500)
+            #expect(DurabilityTests.metric(outpostPort, "outpost_remote_storage_exemplars_unconfirmed_total{remote_name=\"v2\"") == 1)
         }
     }
 
