@@ -60,17 +60,21 @@ struct WriteRequestV2Encoder {
         [(index: Int, refs: Int, refCount: Int, own: Int, ownCount: Int, type: UInt8, help: UInt32, unit: UInt32, exSize: Int,
           size: Int)] = []
 
-    private static func metadataSize(_ type: UInt8, _ help: UInt32, _ unit: UInt32) -> Int {
+    /// The body size of a `Metadata` message.
+    static func metadataSize(_ type: UInt8, _ help: UInt32, _ unit: UInt32) -> Int {
         (type != 0 ? 1 + ProtoWriter.varintSize(UInt64(type)) : 0)
             + (help != 0 ? 1 + ProtoWriter.varintSize(UInt64(help)) : 0)
             + (unit != 0 ? 1 + ProtoWriter.varintSize(UInt64(unit)) : 0)
     }
 
-    private func packedSize(_ from: Int, _ count: Int) -> Int {
+    /// The size of the packed values `values[from..<from + count]`.
+    static func packedSize(_ values: [UInt32], _ from: Int, _ count: Int) -> Int {
         var n = 0
-        for k in from..<(from + count) { n += ProtoWriter.varintSize(UInt64(localRefs[k])) }
+        for k in from..<(from + count) { n += ProtoWriter.varintSize(UInt64(values[k])) }
         return n
     }
+
+    private func packedSize(_ from: Int, _ count: Int) -> Int { Self.packedSize(localRefs, from, count) }
 
     mutating func encode(
         _ samples: [Sample], exemplars: [OutgoingExemplar] = [], labels: SeriesLabelCache
@@ -123,10 +127,7 @@ struct WriteRequestV2Encoder {
                 help = local(m.help)
                 unit = local(m.unit)
             }
-            let metadataSize =
-                (type != 0 ? 1 + ProtoWriter.varintSize(UInt64(type)) : 0)
-                + (help != 0 ? 1 + ProtoWriter.varintSize(UInt64(help)) : 0)
-                + (unit != 0 ? 1 + ProtoWriter.varintSize(UInt64(unit)) : 0)
+            let metadataSize = Self.metadataSize(type, help, unit)
             var size = samplesSize + 1 + ProtoWriter.varintSize(UInt64(metadataSize)) + metadataSize
             if refsSize > 0 { size += 1 + ProtoWriter.varintSize(UInt64(refsSize)) + refsSize }
             groups.append((i, j, refsStart, localRefs.count - refsStart, type, help, unit, size))
@@ -183,73 +184,53 @@ struct WriteRequestV2Encoder {
             for g in groups {
                 w.byte(0x2a)
                 w.uvarint(UInt64(g.size))
-                if g.refCount > 0 {
-                    var refsSize = 0
-                    for k in g.refs..<(g.refs + g.refCount) { refsSize += ProtoWriter.varintSize(UInt64(refs[k])) }
-                    w.byte(0x0a)
-                    w.uvarint(UInt64(refsSize))
-                    for k in g.refs..<(g.refs + g.refCount) { w.uvarint(UInt64(refs[k])) }
-                }
+                w.packed(refs, g.refs..<(g.refs + g.refCount))
                 for k in g.from..<g.to {
                     w.byte(0x12)
                     w.sample(samples[order[k]])
                 }
-                let metadataSize =
-                    (g.type != 0 ? 1 + ProtoWriter.varintSize(UInt64(g.type)) : 0)
-                    + (g.help != 0 ? 1 + ProtoWriter.varintSize(UInt64(g.help)) : 0)
-                    + (g.unit != 0 ? 1 + ProtoWriter.varintSize(UInt64(g.unit)) : 0)
-                w.byte(0x2a)
-                w.uvarint(UInt64(metadataSize))
-                if g.type != 0 {
-                    w.byte(0x08)
-                    w.uvarint(UInt64(g.type))
-                }
-                if g.help != 0 {
-                    w.byte(0x18)
-                    w.uvarint(UInt64(g.help))
-                }
-                if g.unit != 0 {
-                    w.byte(0x20)
-                    w.uvarint(UInt64(g.unit))
-                }
+                w.metadata(type: g.type, help: g.help, unit: g.unit)
             }
             for g in exemplarGroups {
                 w.byte(0x2a)
                 w.uvarint(UInt64(g.size))
-                if g.refCount > 0 {
-                    var n = 0
-                    for k in g.refs..<(g.refs + g.refCount) { n += ProtoWriter.varintSize(UInt64(refs[k])) }
-                    w.byte(0x0a)
-                    w.uvarint(UInt64(n))
-                    for k in g.refs..<(g.refs + g.refCount) { w.uvarint(UInt64(refs[k])) }
-                }
+                w.packed(refs, g.refs..<(g.refs + g.refCount))
                 w.byte(0x22)
                 w.uvarint(UInt64(g.exSize))
-                if g.ownCount > 0 {
-                    var n = 0
-                    for k in g.own..<(g.own + g.ownCount) { n += ProtoWriter.varintSize(UInt64(refs[k])) }
-                    w.byte(0x0a)
-                    w.uvarint(UInt64(n))
-                    for k in g.own..<(g.own + g.ownCount) { w.uvarint(UInt64(refs[k])) }
-                }
+                w.packed(refs, g.own..<(g.own + g.ownCount))
                 w.exemplarTail(exemplars[g.index])
-                w.byte(0x2a)
-                w.uvarint(UInt64(Self.metadataSize(g.type, g.help, g.unit)))
-                if g.type != 0 {
-                    w.byte(0x08)
-                    w.uvarint(UInt64(g.type))
-                }
-                if g.help != 0 {
-                    w.byte(0x18)
-                    w.uvarint(UInt64(g.help))
-                }
-                if g.unit != 0 {
-                    w.byte(0x20)
-                    w.uvarint(UInt64(g.unit))
-                }
+                w.metadata(type: g.type, help: g.help, unit: g.unit)
             }
             precondition(w.p == base + total, "remote-write 2.0 request size mismatch")
         }
         return (encoded, unknown, dropped)
+    }
+}
+
+extension ProtoBytes {
+    /// `values[range]` as a packed `repeated uint32` field 1 (nothing when the range is empty).
+    @inline(__always) mutating func packed(_ values: [UInt32], _ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        byte(0x0a)
+        uvarint(UInt64(WriteRequestV2Encoder.packedSize(values, range.lowerBound, range.count)))
+        for k in range { uvarint(UInt64(values[k])) }
+    }
+
+    /// A `TimeSeries.metadata` field (5): type, help and unit symbols, zeros left out.
+    @inline(__always) mutating func metadata(type: UInt8, help: UInt32, unit: UInt32) {
+        byte(0x2a)
+        uvarint(UInt64(WriteRequestV2Encoder.metadataSize(type, help, unit)))
+        if type != 0 {
+            byte(0x08)
+            uvarint(UInt64(type))
+        }
+        if help != 0 {
+            byte(0x18)
+            uvarint(UInt64(help))
+        }
+        if unit != 0 {
+            byte(0x20)
+            uvarint(UInt64(unit))
+        }
     }
 }

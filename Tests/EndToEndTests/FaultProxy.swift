@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 
 /// An HTTP/1.1 server on 127.0.0.1 for tests: one thread per connection, keep-alive, and a handler
 /// that sees each request and chooses the reply — a response, a reset, or no answer at all.
@@ -27,23 +28,7 @@ final class TestHTTPServer: Sendable {
 
     init(handler: @escaping @Sendable (Request) -> Reply) throws {
         self.handler = handler
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket failed") }
-        self.fd = fd
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else { throw HarnessError("bind/listen failed") }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        (fd, port) = try Harness.listenOnLoopback()
         let listener = fd
         Thread.detachNewThread { [self] in
             while true {
@@ -193,7 +178,10 @@ final class FaultProxy: Sendable {
         let ledger = Ledger()
         self.ledger = ledger
         server = try TestHTTPServer { request in
-            let samples = FaultProxy.decode(request.body) ?? []
+            guard let samples = FaultProxy.decode(request.body) else {
+                Issue.record("the proxy received a request that is not a snappy-compressed remote-write 1.0 message")
+                return .respond(status: 400, headers: [], body: Array("undecodable\n".utf8))
+            }
             let number = ledger.books.withLock { b -> Int in
                 b.requests += 1
                 b.lastHeaders = request.headers

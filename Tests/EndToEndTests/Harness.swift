@@ -99,6 +99,49 @@ enum Harness {
 
     /// Samples a Prometheus took into its TSDB head, from its own `/metrics` (a receiver that does
     /// not scrape itself has them nowhere else).
+    /// Writes `config` to `dir`/outpost.yaml and starts the binary on it, with its data under `dir`
+    /// and its web endpoints on `port`.
+    static func startOutpost(dir: String, port: Int, config: String) throws -> (process: ChildProcess, configPath: String) {
+        let configPath = dir + "/outpost.yaml"
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let process = try ChildProcess(
+            "outpost", outpostBinary,
+            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)"],
+            logDir: dir)
+        return (process, configPath)
+    }
+
+    /// Waits until the self-metric line starting with `prefix` on Outpost's `/metrics` is above zero.
+    static func positiveMetric(_ port: Int, _ prefix: String, _ what: String) async throws -> Double {
+        try await eventually(what) { () -> Double? in
+            guard let v = DurabilityTests.metric(port, prefix), v > 0 else { return nil }
+            return v
+        }
+    }
+
+    /// Binds a listening socket on 127.0.0.1 with a free port.
+    static func listenOnLoopback(backlog: Int32 = 64) throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket failed") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        guard bound == 0, listen(fd, backlog) == 0 else {
+            close(fd)
+            throw HarnessError("bind/listen failed")
+        }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
     static func headSamplesAppended(port: Int) -> Double? {
         guard let body = get(port: port, path: "/metrics")?.body else { return nil }
         return body.split(separator: "\n").filter { $0.hasPrefix("prometheus_tsdb_head_samples_appended_total") }
@@ -230,23 +273,7 @@ final class TestTarget: Sendable {
 
     init(body: [UInt8], headers: [String]) throws {
         response = Mutex(Response(body: body, headers: headers))
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket failed") }
-        self.fd = fd
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw HarnessError("bind/listen failed") }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        (fd, port) = try Harness.listenOnLoopback(backlog: 16)
         let listener = fd
         Thread.detachNewThread { [self] in
             while true {

@@ -108,12 +108,7 @@ import Glibc
                 tls_config: {ca_file: ca.pem, cert_file: client.pem, key_file: client.key}
                 queue_config: {batch_send_deadline: 200ms, max_backoff: 200ms}
             """
-        let configPath = dir + "/outpost.yaml"
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let outpost = try ChildProcess(
-            "outpost", Harness.outpostBinary,
-            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
-            logDir: dir)
+        let outpost = try Harness.startOutpost(dir: dir, port: outpostPort, config: config).process
         defer { for p in [outpost, nginx, receiverProcess] where p.isRunning { kill(p.pid, SIGKILL) } }
         try await outpost.showingLogOnFailure {
             // The scrape went through TLS with the client certificate, and its samples came back the same way.
@@ -125,21 +120,11 @@ import Glibc
             }
             #expect(up == 1)
             // Without a client certificate nginx refuses the request (400): dropped and counted.
-            let refused = try await Harness.eventually("refused without a client certificate") { () -> Double? in
-                guard let v = DurabilityTests.metric(
-                    outpostPort, "prometheus_remote_storage_samples_failed_total{remote_name=\"no-client-cert\""), v > 0
-                else { return nil }
-                return v
-            }
+            let refused = try await Harness.positiveMetric(outpostPort, "prometheus_remote_storage_samples_failed_total{remote_name=\"no-client-cert\"", "refused without a client certificate")
             #expect(refused > 0)
             // Without server_name the certificate (for receiver.test) does not match 127.0.0.1: the
             // connection fails, is retried, and nothing is delivered.
-            let retried = try await Harness.eventually("wrong name retried") { () -> Double? in
-                guard let v = DurabilityTests.metric(
-                    outpostPort, "prometheus_remote_storage_samples_retried_total{remote_name=\"wrong-name\""), v > 0
-                else { return nil }
-                return v
-            }
+            let retried = try await Harness.positiveMetric(outpostPort, "prometheus_remote_storage_samples_retried_total{remote_name=\"wrong-name\"", "wrong name retried")
             #expect(retried > 0)
             #expect(
                 DurabilityTests.metric(outpostPort, "prometheus_remote_storage_bytes_total{remote_name=\"wrong-name\"") == 0)
@@ -237,12 +222,7 @@ import Glibc
                   endpoint_params: {audience: observatorium}
                 queue_config: {batch_send_deadline: 100ms, max_samples_per_send: 20, min_shards: 2, max_shards: 2}
             """
-        let configPath = dir + "/outpost.yaml"
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let outpost = try ChildProcess(
-            "outpost", Harness.outpostBinary,
-            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
-            logDir: dir)
+        let outpost = try Harness.startOutpost(dir: dir, port: outpostPort, config: config).process
         defer { for p in [outpost, receiverProcess] where p.isRunning { kill(p.pid, SIGKILL) } }
         try await outpost.showingLogOnFailure {
             _ = try await Harness.eventually("forty authorised requests") {

@@ -61,12 +61,7 @@ import Glibc
                   min_shards: 3
                   max_shards: 3
             """
-        let configPath = dir + "/outpost.yaml"
-        try (scrape + "\n" + remote).write(toFile: configPath, atomically: true, encoding: .utf8)
-        let outpost = try ChildProcess(
-            "outpost", Harness.outpostBinary,
-            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
-            logDir: dir)
+        let (outpost, configPath) = try Harness.startOutpost(dir: dir, port: outpostPort, config: scrape + "\n" + remote)
         defer { for p in [outpost, receiverProcess] where p.isRunning { kill(p.pid, SIGKILL) } }
         try await outpost.showingLogOnFailure {
             _ = try await Harness.eventually("forty requests through the proxy", timeout: .seconds(60)) {
@@ -136,12 +131,7 @@ import Glibc
                 url: http://127.0.0.1:\(hole.port)/api/v1/write
                 queue_config: {batch_send_deadline: 200ms}
             """
-        let configPath = dir + "/outpost.yaml"
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let outpost = try ChildProcess(
-            "outpost", Harness.outpostBinary,
-            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
-            logDir: dir)
+        let outpost = try Harness.startOutpost(dir: dir, port: outpostPort, config: config).process
         defer { for p in [outpost, liveProcess] where p.isRunning { kill(p.pid, SIGKILL) } }
         try await outpost.showingLogOnFailure {
             _ = try await Harness.eventually("the blackhole holds a request") { hole.snapshot.requests >= 1 ? true : nil }

@@ -120,12 +120,7 @@ import Glibc
                 metadata_config: {send_interval: 1s}
                 queue_config: {batch_send_deadline: 100ms}
             """
-        let configPath = dir + "/outpost.yaml"
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let outpost = try ChildProcess(
-            "outpost", Harness.outpostBinary,
-            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
-            logDir: dir)
+        let outpost = try Harness.startOutpost(dir: dir, port: outpostPort, config: config).process
         defer { if outpost.isRunning { kill(outpost.pid, SIGKILL) } }
         try await outpost.showingLogOnFailure {
             let seen = try await Harness.eventually("five 2.0 requests and 1.0 metadata") { () -> Seen? in
@@ -151,12 +146,7 @@ import Glibc
                 outpostPort, "outpost_remote_storage_samples_unconfirmed_total{remote_name=\"v2\"")
             #expect(unconfirmed == 1)
             // A 1.0-only receiver's 415 is explained, and the samples counted as failed.
-            let failed = try await Harness.eventually("415 counted") { () -> Double? in
-                guard let v = DurabilityTests.metric(outpostPort, "prometheus_remote_storage_samples_failed_total{remote_name=\"old\""),
-                    v > 0
-                else { return nil }
-                return v
-            }
+            let failed = try await Harness.positiveMetric(outpostPort, "prometheus_remote_storage_samples_failed_total{remote_name=\"old\"", "415 counted")
             #expect(failed > 0)
             #expect(outpost.log().contains("does not accept io.prometheus.write.v2.Request"))
             // 1.0 metadata requests carry each family's type, help and unit.
@@ -199,12 +189,7 @@ import Glibc
                 send_exemplars: true
                 queue_config: {batch_send_deadline: 100ms}
             """
-        let configPath = dir + "/outpost.yaml"
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let outpost = try ChildProcess(
-            "outpost", Harness.outpostBinary,
-            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(outpostPort)"],
-            logDir: dir)
+        let outpost = try Harness.startOutpost(dir: dir, port: outpostPort, config: config).process
         defer { for p in [outpost, receiverProcess] where p.isRunning { kill(p.pid, SIGKILL) } }
         func traces() -> [String]? {
             let now = Int(Date().timeIntervalSince1970)
