@@ -23,7 +23,8 @@ func encodeBenchmark() {
     for t in 0..<targets {
         for i in 0..<perTarget {
             ref += 1
-            let family = families[i % families.count]
+            // Family by family, as an exposition lists them (so series of one family are adjacent).
+            let family = families[i * families.count / perTarget]
             // The labels a ServiceMonitor-scraped node_exporter carries on a Kubernetes cluster.
             var pairs: [(String, String)] = [
                 ("__name__", family.type == .histogram ? family.family + "_bucket" : family.family),
