@@ -101,27 +101,18 @@ struct WriteRequestEncoder {
         var encoded = 0
         var unknown = 0
         var dropped = 0
-        var i = 0
-        while i < order.count {
-            let ref = samples[order[i]].ref
-            var j = i
-            var samplesSize = 0
-            while j < order.count && samples[order[j]].ref == ref {
-                let size = Self.sampleSize(samples[order[j]])
-                samplesSize += 1 + ProtoWriter.varintSize(UInt64(size)) + size
-                j += 1
-            }
+        for run in grouping.runs {
+            let ref = samples[order[run.from]].ref
             if labels.isKnown(ref) {
-                let seriesSize = labels.labelsLength(ref) + samplesSize
+                let seriesSize = labels.labelsLength(ref) + run.samplesSize
                 total += 1 + ProtoWriter.varintSize(UInt64(seriesSize)) + seriesSize
-                encoded += j - i
-                groups.append((i, j, seriesSize))
+                encoded += run.to - run.from
+                groups.append((run.from, run.to, seriesSize))
             } else if labels.isDropped(ref) {
-                dropped += j - i
+                dropped += run.to - run.from
             } else {
-                unknown += j - i
+                unknown += run.to - run.from
             }
-            i = j
         }
         // Exemplars follow, one TimeSeries each (labels and the exemplar), as Prometheus sends them.
         var exemplarSizes: [Int] = []
@@ -206,6 +197,8 @@ extension ProtoBytes {
 struct SampleGrouping {
     /// Sample indices, grouped by series.
     private(set) var order: [Int] = []
+    /// The runs of one series in `order`, with the encoded size of their `Sample` fields.
+    private(set) var runs: [(from: Int, to: Int, samplesSize: Int)] = []
     /// By ref: the last `arrange` call that saw the series, to find repeats without sorting.
     private var seen: [UInt32] = []
     private var epoch: UInt32 = 0
@@ -219,6 +212,20 @@ struct SampleGrouping {
                 let ra = samples[a].ref, rb = samples[b].ref
                 return ra != rb ? ra < rb : a < b
             }
+        }
+        runs.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < order.count {
+            let ref = samples[order[i]].ref
+            var j = i
+            var size = 0
+            while j < order.count && samples[order[j]].ref == ref {
+                let n = ProtoWriter.sampleSize(samples[order[j]])
+                size += 1 + ProtoWriter.varintSize(UInt64(n)) + n
+                j += 1
+            }
+            runs.append((i, j, size))
+            i = j
         }
     }
 

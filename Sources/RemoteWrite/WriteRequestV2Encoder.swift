@@ -95,16 +95,8 @@ struct WriteRequestV2Encoder {
         var dropped = 0
         // First pass: local symbol numbers and sizes.
         var seriesTotal = 0
-        var i = 0
-        while i < order.count {
-            let ref = samples[order[i]].ref
-            var j = i
-            var samplesSize = 0
-            while j < order.count && samples[order[j]].ref == ref {
-                let size = ProtoWriter.sampleSize(samples[order[j]])
-                samplesSize += 1 + ProtoWriter.varintSize(UInt64(size)) + size
-                j += 1
-            }
+        for run in grouping.runs {
+            let ref = samples[order[run.from]].ref
             let refsStart = localRefs.count
             var refsSize = 0
             let known = labels.withSymbolRefs(ref) { globals in
@@ -115,8 +107,7 @@ struct WriteRequestV2Encoder {
                 }
             }
             guard known else {
-                if labels.isDropped(ref) { dropped += j - i } else { unknown += j - i }
-                i = j
+                if labels.isDropped(ref) { dropped += run.to - run.from } else { unknown += run.to - run.from }
                 continue
             }
             var type: UInt8 = 0
@@ -128,12 +119,11 @@ struct WriteRequestV2Encoder {
                 unit = local(m.unit)
             }
             let metadataSize = Self.metadataSize(type, help, unit)
-            var size = samplesSize + 1 + ProtoWriter.varintSize(UInt64(metadataSize)) + metadataSize
+            var size = run.samplesSize + 1 + ProtoWriter.varintSize(UInt64(metadataSize)) + metadataSize
             if refsSize > 0 { size += 1 + ProtoWriter.varintSize(UInt64(refsSize)) + refsSize }
-            groups.append((i, j, refsStart, localRefs.count - refsStart, type, help, unit, size))
+            groups.append((run.from, run.to, refsStart, localRefs.count - refsStart, type, help, unit, size))
             seriesTotal += 1 + ProtoWriter.varintSize(UInt64(size)) + size
-            encoded += j - i
-            i = j
+            encoded += run.to - run.from
         }
         exemplarGroups.removeAll(keepingCapacity: true)
         for (index, e) in exemplars.enumerated() {

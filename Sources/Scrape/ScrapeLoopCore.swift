@@ -74,6 +74,8 @@ public struct ScrapeLoopCore {
     private var metadataLines: [MetadataLine] = []
     /// Hashes of the metadata lines already reported (a changed line hashes differently).
     private var knownMetadataLines: Set<UInt64> = []
+    /// A digest of the last successful scrape's metadata lines: equal means nothing to look at.
+    private var lastMetadataDigest: UInt64 = 0
 
     /// The names of the synthetic series, in the order their values are passed.
     public static let reportNames = [
@@ -127,14 +129,21 @@ public struct ScrapeLoopCore {
     }
 
     /// Finds the families whose metadata lines are new or changed and builds their metadata.
-    /// Steady state: one hash and one set lookup per metadata line, nothing built.
+    /// Steady state (the same lines as last time): one hash per line and one comparison, nothing
+    /// looked up or built.
     private mutating func noteMetadata(_ body: UnsafeRawBufferPointer) {
-        var changed: Set<String> = []
-        for line in metadataLines {
+        func lineHash(_ line: MetadataLine) -> UInt64 {
             var h = TableHash.hash(UnsafeRawBufferPointer(rebasing: body[line.name]))
             h = h &* 31 &+ TableHash.hash(UnsafeRawBufferPointer(rebasing: body[line.text]))
-            h = h &* 31 &+ UInt64(line.kind.rawValue) &* 7 &+ UInt64(line.type.rawValue)
-            if knownMetadataLines.insert(h).inserted { changed.insert(line.familyName(in: body)) }
+            return h &* 31 &+ UInt64(line.kind.rawValue) &* 7 &+ UInt64(line.type.rawValue)
+        }
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for line in metadataLines { digest = (digest ^ lineHash(line)) &* 0x100_0000_01b3 }
+        if digest == lastMetadataDigest { return }
+        lastMetadataDigest = digest
+        var changed: Set<String> = []
+        for line in metadataLines where knownMetadataLines.insert(lineHash(line)).inserted {
+            changed.insert(line.familyName(in: body))
         }
         guard !changed.isEmpty else { return }
         if knownMetadataLines.count > 100_000 { knownMetadataLines.removeAll() }
