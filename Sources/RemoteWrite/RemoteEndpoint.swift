@@ -297,24 +297,15 @@ public final class RemoteEndpoint: Service {
                 if roundStarted == nil && roundCount > 0 { roundStarted = clock.now }
             }
 
-            // A finished round is acknowledged as soon as it is noticed.
-            if let f = inFlight, f.done.isSet {
-                inFlight = nil
-                switch await finish(f, labels: labels, codec: &codec) {
-                case .done: acknowledged = f.consumed
-                case .superseded: continue
-                case .abandoned: abandoned = true
-                }
-            }
-            if abandoned { break }
-
             let deadlinePassed = roundStarted.map { clock.now - $0 >= q.batchSendDeadline } ?? false
             if roundCount == 0 && roundStarted == nil && roundExemplars.contains(where: { !$0.isEmpty }) {
                 roundStarted = clock.now  // exemplars alone wait for the deadline too
             }
             let roundHasData = roundCount > 0 || roundExemplars.contains { !$0.isEmpty }
-            if roundHasData && (roundCount >= roundCapacity || deadlinePassed || stopping) {
-                // Encode this round while the previous one may still be sending, then wait for it.
+            let closing = roundHasData && (roundCount >= roundCapacity || deadlinePassed || stopping)
+            // Encode a closing round while the previous one may still be sending.
+            var sealed: (payloads: [[Payload]], consumed: WALCursor, highest: Int64, samples: Int)? = nil
+            if closing {
                 var payloads: [[Payload]] = []
                 var highest: Int64 = 0
                 for i in round.indices {
@@ -326,18 +317,22 @@ public final class RemoteEndpoint: Service {
                     round[i].removeAll(keepingCapacity: true)
                     roundExemplars[i].removeAll(keepingCapacity: true)
                 }
-                let sealed = (payloads: payloads, consumed: consumed, highest: highest, samples: roundCount)
+                sealed = (payloads, consumed, highest, roundCount)
                 roundCount = 0
                 roundStarted = nil
-                if let f = inFlight {
-                    inFlight = nil
-                    switch await finish(f, labels: labels, codec: &codec) {
-                    case .done: acknowledged = f.consumed
-                    case .superseded: continue
-                    case .abandoned: abandoned = true
-                    }
-                    if abandoned { break }
+            }
+            // The round in flight is acknowledged as soon as it is done, and waited for before the
+            // next one starts (so no series overtakes itself).
+            if let f = inFlight, f.done.isSet || sealed != nil {
+                inFlight = nil
+                switch await finish(f, labels: labels, codec: &codec) {
+                case .done: acknowledged = f.consumed
+                case .superseded: continue  // the top of the loop picks up the forced cursor
+                case .abandoned: abandoned = true
                 }
+            }
+            if abandoned { break }
+            if let sealed {
                 inFlight = launch(sealed.payloads, consumed: sealed.consumed, highest: sealed.highest, samples: sealed.samples)
                 // The shard count changes only between rounds.
                 if round.count != shardCount {
@@ -450,7 +445,7 @@ public final class RemoteEndpoint: Service {
             case .done, .reencode: break
             }
         }
-        if case .done = result {
+        if case .done = result, round.highest > highestSentMs.load(ordering: .relaxed) {
             highestSent.set(Double(round.highest) / 1000)
             highestSentMs.store(round.highest, ordering: .relaxed)
             let lag = max(0, Double(wal.highestTimestamp - round.highest) / 1000)
