@@ -63,7 +63,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "Discovery", dependencies: ["OutpostConfig", "OutpostModel"], swiftSettings: strict),
+        .target(
+            name: "Discovery",
+            dependencies: [
+                "OutpostConfig", "OutpostModel", "Transport", "Telemetry", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ], swiftSettings: strict),
         .target(
             name: "WAL",
             dependencies: ["OutpostModel", "Telemetry", .product(name: "Logging", package: "swift-log")],
@@ -121,6 +126,8 @@ let package = Package(
         .testTarget(name: "OutpostConfigTests", dependencies: ["OutpostConfig"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "OutpostConfig"], swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "OutpostModel", "Telemetry"], swiftSettings: strict),
+        .testTarget(
+            name: "DiscoveryTests", dependencies: ["Discovery", "OutpostConfig"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel", "Relabel"], swiftSettings: strict),
         .testTarget(
             name: "RemoteWriteTests",

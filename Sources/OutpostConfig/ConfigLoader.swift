@@ -93,7 +93,7 @@ public enum ConfigLoader {
                 "label_value_length_limit", "target_limit", "keep_dropped_targets", "scrape_protocols",
                 "fallback_scrape_protocol", "body_size_limit", "enable_compression", "metric_name_validation_scheme",
                 "metric_name_escaping_scheme",
-            ]).union(HTTPClientConfig.keys))
+            ]).union(HTTPClientConfig.keys).union(discoveryKeys))
         var c = ScrapeConfig()
         guard let job = try f.string("job_name"), !job.isEmpty else {
             throw ConfigError(file: file, line: f.line, message: "scrape_configs[\(index)]: job_name is required")
@@ -166,6 +166,7 @@ public enum ConfigLoader {
             }
             c.staticConfigs.append(s)
         }
+        c.serviceDiscovery = try parseServiceDiscovery(f)
         return c
     }
 

@@ -41,6 +41,8 @@ public struct ScrapeConfig: Sendable {
     /// Mark series that carry their own timestamps stale when they disappear (off by default, as in Prometheus).
     public var trackTimestampsStaleness = false
     public var staticConfigs: [StaticConfig] = []
+    /// `file_sd_configs`, `http_sd_configs` and `kubernetes_sd_configs`.
+    public var serviceDiscovery: [ServiceDiscoveryConfig] = []
     /// Applied to each discovered target's labels before scraping.
     public var relabelConfigs: [RelabelRule] = []
     /// Applied to each scraped series (once per series, through the scrape cache).

@@ -176,7 +176,7 @@ extension ConfigLoader {
     }
 
     static func resolve(_ path: String, in dir: String) -> String {
-        path.hasPrefix("/") || path.isEmpty ? path : dir + "/" + path
+        path.hasPrefix("/") || path.isEmpty || dir == "." ? path : dir + "/" + path
     }
 }
 

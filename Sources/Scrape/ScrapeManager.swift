@@ -8,8 +8,8 @@ import Telemetry
 import Transport
 import WAL
 
-/// Owns the scrape loops: one per target, started and stopped by diffing target keys when the
-/// configuration (and later discovery) changes.
+/// Owns the scrape loops: one per target, started and stopped by diffing target keys whenever the
+/// configuration or a discovery provider's targets change.
 public final class ScrapeManager: Service {
     private struct Running {
         var loop: ScrapeLoop
@@ -29,6 +29,10 @@ public final class ScrapeManager: Service {
     private let retired = Mutex<[Task<Void, Never>]>([])
     private let discovered: Mutex<[String: GaugeMetric]> = Mutex([:])
     private let initial: OutpostConfiguration
+    private let discovery: DiscoveryManager
+    /// The configuration in force and each job's HTTP settings; held while targets are synced, so
+    /// syncs apply in order.
+    private let current = Mutex<(config: OutpostConfiguration, settings: [String: HTTPClientSettings])?>(nil)
 
     public init(
         config: OutpostConfiguration, wal: WriteAheadLog, transport: HTTPTransport, status: StatusBoard,
@@ -43,6 +47,10 @@ public final class ScrapeManager: Service {
         self.logger = logger
         // Prometheus seeds offsets with its external labels, so replicas spread alike.
         self.offsetSeed = FNV1a64.hash(config.global.externalLabels.description)
+        let relay = ChangeRelay()
+        self.discovery = DiscoveryManager(
+            transport: transport, registry: registry, status: status, logger: logger, onChange: { relay.fire() })
+        relay.set { [weak self] in self?.sync() }
     }
 
     /// What a configuration's discovery and target relabeling yield.
@@ -56,15 +64,15 @@ public final class ScrapeManager: Service {
         public var invalid: [(job: String, labels: [(name: String, value: String)], reason: String)] = []
     }
 
-    /// The targets a configuration yields.
-    public static func targets(for config: OutpostConfiguration) -> TargetSet {
+    /// The targets a configuration yields from its static groups and, per job, `discovered` groups.
+    public static func targets(for config: OutpostConfiguration, discovered: [String: [TargetGroup]] = [:]) -> TargetSet {
         var set = TargetSet()
         var seen: Set<String> = []
         for job in config.scrapeConfigs {
             var active: [ScrapeTarget] = []
             var dropped: [[(name: String, value: String)]] = []
             var droppedTotal = 0
-            for group in StaticDiscovery.groups(for: job) {
+            for group in StaticDiscovery.groups(for: job) + discovered[job.jobName, default: []] {
                 for t in group.targets {
                     switch ScrapeTarget.make(job: job, group: group, target: t) {
                     case .active(let target):
@@ -90,7 +98,8 @@ public final class ScrapeManager: Service {
         return set
     }
 
-    /// Starts loops for new targets and stops (with staleness markers) loops whose target is gone.
+    /// Takes `config` into use: its discovery providers start (unchanged ones keep running) and
+    /// loops start for new targets and stop (with staleness markers) for targets that are gone.
     ///
     /// Fails, changing nothing, when a job's HTTP settings cannot be built (a TLS file that does
     /// not load): a reload then keeps the running configuration.
@@ -103,7 +112,21 @@ public final class ScrapeManager: Service {
                 throw TransportError(kind: error.kind, message: "scrape job \"\(job.jobName)\": \(error.message)")
             }
         }
-        let set = Self.targets(for: config)
+        try discovery.apply(config)
+        current.withLock { $0 = (config, settings) }
+        sync()
+    }
+
+    /// Brings the running loops in line with the configuration and the discovered targets.
+    func sync() {
+        current.withLock { current in
+            guard let (config, settings) = current else { return }
+            let set = Self.targets(for: config, discovered: discovery.groups())
+            start(set, config: config, settings: settings)
+        }
+    }
+
+    private func start(_ set: TargetSet, config: OutpostConfiguration, settings: [String: HTTPClientSettings]) {
         let targets = set.active
         for bad in set.invalid {
             logger.error(
@@ -124,6 +147,8 @@ public final class ScrapeManager: Service {
         }
         status.setDroppedTargets(set.dropped.mapValues { $0.kept })
         let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        var added = 0
+        var removed = 0
         running.withLock { running in
             for (key, r) in running where wanted[key] == nil {
                 r.loop.markRemoved()
@@ -131,6 +156,7 @@ public final class ScrapeManager: Service {
                 retired.withLock { $0.append(r.task) }
                 running.removeValue(forKey: key)
                 status.removeTarget(key)
+                removed += 1
             }
             for (key, target) in wanted where running[key] == nil {
                 guard let jobSettings = settings[target.job] else { continue }
@@ -144,9 +170,13 @@ public final class ScrapeManager: Service {
                         timeout: target.timeout))
                 let task = Task { await loop.run() }
                 running[key] = Running(loop: loop, task: task)
+                added += 1
             }
         }
-        logger.info("scrape targets applied", metadata: ["targets": "\(targets.count)"])
+        if added > 0 || removed > 0 {
+            logger.info(
+                "scrape targets applied", metadata: ["targets": "\(targets.count)", "added": "\(added)", "removed": "\(removed)"])
+        }
     }
 
     /// Scrapes until graceful shutdown, then stops every loop (no staleness markers: the series
@@ -154,6 +184,7 @@ public final class ScrapeManager: Service {
     public func run() async throws {
         try apply(initial)
         try? await gracefulShutdown()
+        await discovery.shutdown()
         let tasks = running.withLock { running in
             let tasks = running.values.map(\.task)
             running.removeAll()
@@ -163,4 +194,11 @@ public final class ScrapeManager: Service {
         for t in tasks + retired.withLock({ $0 }) { await t.value }
         logger.info("scraping stopped")
     }
+}
+
+/// Lets the discovery manager, made during `init`, call back into the scrape manager once it exists.
+private final class ChangeRelay: Sendable {
+    private let action = Mutex<(@Sendable () -> Void)?>(nil)
+    func set(_ f: @escaping @Sendable () -> Void) { action.withLock { $0 = f } }
+    func fire() { action.withLock { $0 }?() }
 }

@@ -75,11 +75,29 @@ public struct WALStatus: Sendable {
     public init() {}
 }
 
+/// What `/status` shows for one discovery provider of a job.
+public struct DiscoveryStatus: Sendable {
+    public var job: String
+    /// `file_sd`, `http_sd` or `kubernetes_sd`, with the role.
+    public var mechanism: String
+    /// Files, URL or API server (credentials removed).
+    public var source: String
+    public var targets: Int = 0
+    public var lastUpdate: Int64 = 0
+    public var lastError: String = ""
+    public init(job: String, mechanism: String, source: String) {
+        self.job = job
+        self.mechanism = mechanism
+        self.source = source
+    }
+}
+
 /// An immutable copy of everything the status page shows.
 public struct StatusSnapshot: Sendable {
     public var targets: [TargetStatus]
     public var endpoints: [EndpointStatus]
     public var wal: WALStatus
+    public var discovery: [DiscoveryStatus]
     /// Targets dropped by relabeling, by job (discovered labels only).
     public var droppedTargets: [(job: String, labels: [(name: String, value: String)])]
     public var startTime: Int64
@@ -95,6 +113,7 @@ public final class StatusBoard: Sendable {
         var targets: [String: TargetStatus] = [:]
         var endpoints: [String: EndpointStatus] = [:]
         var wal = WALStatus()
+        var discovery: [String: DiscoveryStatus] = [:]
         var dropped: [String: [[(name: String, value: String)]]] = [:]
     }
     private let state = Mutex(State())
@@ -138,6 +157,19 @@ public final class StatusBoard: Sendable {
         state.withLock { $0.dropped = dropped }
     }
 
+    /// Creates the provider's entry on first use.
+    public func updateDiscovery(_ key: String, _ initial: @autoclosure () -> DiscoveryStatus, _ body: (inout DiscoveryStatus) -> Void) {
+        state.withLock { s in
+            var d = s.discovery[key] ?? initial()
+            body(&d)
+            s.discovery[key] = d
+        }
+    }
+
+    public func removeDiscovery(_ key: String) {
+        _ = state.withLock { $0.discovery.removeValue(forKey: key) }
+    }
+
     public func updateWAL(_ body: (inout WALStatus) -> Void) {
         state.withLock { body(&$0.wal) }
     }
@@ -148,6 +180,7 @@ public final class StatusBoard: Sendable {
                 targets: s.targets.values.sorted { ($0.job, $0.scrapeURL) < ($1.job, $1.scrapeURL) },
                 endpoints: s.endpoints.values.sorted { $0.name < $1.name },
                 wal: s.wal,
+                discovery: s.discovery.keys.sorted().compactMap { s.discovery[$0] },
                 droppedTargets: s.dropped.keys.sorted().flatMap { job in s.dropped[job, default: []].map { (job, $0) } },
                 startTime: startTime, version: version, configFile: configFile)
         }

@@ -120,6 +120,66 @@ public final class HTTPTransport: Sendable {
             truncate: true, settings: settings)
     }
 
+    /// A long-running GET whose body is a stream of newline-separated records (a Kubernetes
+    /// watch): `line` gets each record as it arrives. Returns the status; a status other than 200
+    /// calls `line` once with the start of the body (the server's reason) instead. The request
+    /// ends when the server closes the stream, at `timeout`, or when the task is cancelled.
+    public func streamLines(
+        url: String, headers: [(String, String)], timeout: Duration, settings: HTTPClientSettings? = nil,
+        _ line: @Sendable ([UInt8]) async -> Void
+    ) async throws(TransportError) -> Int {
+        let http = settings?.config ?? HTTPClientConfig()
+        var key = ClientKey(
+            proxy: http.proxyURL, followRedirects: http.followRedirects, http2: http.enableHTTP2, nameOverride: [:])
+        var target = url
+        var request = HTTPClientRequest(url: url)
+        if let serverName = http.tls.serverName, let parts = URLParts(url), parts.host != serverName {
+            key.nameOverride = [serverName: parts.host]
+            target = parts.replacingHost(with: serverName)
+            request = HTTPClientRequest(url: target)
+            request.headers.replaceOrAdd(name: "Host", value: parts.hostAndPort)
+        }
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        _ = try await settings?.apply(to: &request, method: "GET", url: url, body: nil, retiring: nil)
+        let shown = redactURL(url)
+        do {
+            let response = try await client(key).execute(request, timeout: .milliseconds(max(1, timeout.milliseconds)))
+            let status = Int(response.status.code)
+            var pending: [UInt8] = []
+            for try await part in response.body {
+                if status != 200 {
+                    if pending.count < 4096 { pending += part.readableBytesView.prefix(4096 - pending.count) }
+                    continue
+                }
+                var start = pending.count
+                pending += part.readableBytesView
+                var lineStart = 0
+                while let nl = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    if nl > lineStart { await line(Array(pending[lineStart..<nl])) }
+                    lineStart = nl + 1
+                    start = lineStart
+                }
+                pending.removeFirst(lineStart)
+            }
+            if status != 200 || !pending.isEmpty { await line(pending) }
+            return status
+        } catch let error as HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout:
+                // The watch ran its course.
+                return 200
+            case .cancelled:
+                throw TransportError(kind: .other, message: "GET \"\(shown)\": request cancelled")
+            case .connectTimeout:
+                throw TransportError(kind: .timeout, message: "GET \"\(shown)\": context deadline exceeded")
+            default:
+                throw TransportError(kind: .connect, message: "GET \"\(shown)\": \(error)")
+            }
+        } catch {
+            throw TransportError(kind: .connect, message: "GET \"\(shown)\": \(describe(error))")
+        }
+    }
+
     private func run(
         method: HTTPMethod, url: String, headers: [(String, String)], body: [UInt8]?, timeout: Duration, bodyLimit: Int,
         truncate: Bool = false, settings: HTTPClientSettings?

@@ -26,6 +26,16 @@ enum StatusPage {
         h += "<th>Head segment</th><th>Last error</th></tr>"
         h += "<tr><td>\(esc(s.wal.directory))</td><td>\(s.wal.segments)</td><td>\(s.wal.bytesOnDisk)</td>"
         h += "<td>\(s.wal.series)</td><td>\(s.wal.headSegment)</td><td class=\"err\">\(esc(s.wal.lastError))</td></tr></table>"
+        if !s.discovery.isEmpty {
+            h += "<h2>Discovery</h2><table><tr><th>Job</th><th>Mechanism</th><th>Source</th><th>Targets</th>"
+            h += "<th>Last update</th><th>Last error</th></tr>"
+            for d in s.discovery {
+                h += "<tr><td>\(esc(d.job))</td><td>\(esc(d.mechanism))</td><td>\(esc(d.source))</td><td>\(d.targets)</td>"
+                h += "<td>\(d.lastUpdate == 0 ? "never" : RFC3339.format(milliseconds: d.lastUpdate))</td>"
+                h += "<td class=\"err\">\(esc(d.lastError))</td></tr>"
+            }
+            h += "</table>"
+        }
         h += "<h2>Targets</h2><table><tr><th>Job</th><th>Endpoint</th><th>State</th><th>Labels</th>"
         h += "<th>Last scrape</th><th>Duration</th><th>Samples</th><th>Error</th></tr>"
         for t in s.targets {

@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import OutpostConfig
+import Synchronization
+import Telemetry
+import Testing
+import Transport
+
+@testable import Discovery
+
+/// file_sd through the real manager (files rewritten, broken and removed), the JSON/YAML group
+/// readers' errors, and the Kubernetes state's list-before-emit and watch bookkeeping.
+@Suite struct DiscoveryManagerTests {
+    /// One client for the suite, never released (AsyncHTTPClient insists on a shutdown before deinit).
+    static let transport = HTTPTransport()
+
+    static func tempDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "outpost-sd-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Polls `condition` every 50 ms for up to 10 s.
+    static func eventually(_ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    static func addresses(_ m: DiscoveryManager, _ job: String) -> [String] {
+        (m.groups()[job] ?? []).flatMap { g in g.targets.compactMap { t in t.first { $0.0 == "__address__" }?.1 } }.sorted()
+    }
+
+    @Test func fileDiscoveryFollowsRewritesKeepsTargetsOfABrokenFileAndDropsRemovedFiles() async throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"[{"targets": ["10.0.0.1:9100", "10.0.0.2:9100"], "labels": {"env": "prod"}}]"#
+            .write(toFile: dir + "/a.json", atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.parse(
+            yaml: """
+                scrape_configs:
+                  - job_name: nodes
+                    file_sd_configs:
+                      - files: ['*.json', 'b.yml']
+                """, file: dir + "/outpost.yml")
+        let changes = Atomic<Int>(0)
+        let status = StatusBoard(version: "t", configFile: "", startTime: 0)
+        let manager = DiscoveryManager(
+            transport: Self.transport, registry: MetricsRegistry(), status: status, logger: Logger(label: "test"),
+            minimumInterval: .zero, onChange: { changes.add(1, ordering: .relaxed) })
+        try manager.apply(config)
+        #expect(await Self.eventually { Self.addresses(manager, "nodes") == ["10.0.0.1:9100", "10.0.0.2:9100"] })
+        let group = try #require(manager.groups()["nodes"]?.first)
+        #expect(group.source == dir + "/a.json:0")
+        #expect(group.labels.contains { $0 == ("__meta_filepath", dir + "/a.json") })
+        #expect(group.labels.contains { $0 == ("env", "prod") })
+
+        try "- targets: ['10.0.0.3:9100']\n  labels:\n    env: dev\n".write(toFile: dir + "/b.yml", atomically: true, encoding: .utf8)
+        #expect(await Self.eventually { Self.addresses(manager, "nodes") == ["10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.3:9100"] })
+
+        // A rewrite replaces the file's targets.
+        try #"[{"targets": ["10.0.0.2:9100"]}]"#.write(toFile: dir + "/a.json", atomically: true, encoding: .utf8)
+        #expect(await Self.eventually { Self.addresses(manager, "nodes") == ["10.0.0.2:9100", "10.0.0.3:9100"] })
+
+        // A broken file keeps what it had and says why on /status.
+        try #"[{"targets": ["10.0.0.9:9100"]"#.write(toFile: dir + "/a.json", atomically: true, encoding: .utf8)
+        #expect(await Self.eventually { !(status.snapshot().discovery.first?.lastError ?? "").isEmpty })
+        #expect(Self.addresses(manager, "nodes") == ["10.0.0.2:9100", "10.0.0.3:9100"])
+        #expect(status.snapshot().discovery.first?.lastError.contains("a.json: invalid JSON") == true)
+
+        try FileManager.default.removeItem(atPath: dir + "/a.json")
+        #expect(await Self.eventually { Self.addresses(manager, "nodes") == ["10.0.0.3:9100"] })
+        #expect(changes.load(ordering: .relaxed) >= 4)
+
+        // A reload without the job stops its provider and forgets its targets.
+        try manager.apply(OutpostConfiguration())
+        #expect(manager.groups()["nodes"] == nil)
+        await manager.shutdown()
+    }
+
+    @Test func unchangedProvidersSurviveAReload() async throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"[{"targets": ["10.0.0.1:9100"]}]"#.write(toFile: dir + "/a.json", atomically: true, encoding: .utf8)
+        let yaml = """
+            scrape_configs:
+              - job_name: nodes
+                file_sd_configs: [{files: [a.json], refresh_interval: 1h}]
+            """
+        let manager = DiscoveryManager(
+            transport: Self.transport, registry: MetricsRegistry(), status: StatusBoard(version: "t", configFile: "", startTime: 0),
+            logger: Logger(label: "test"), minimumInterval: .zero, onChange: {})
+        try manager.apply(try ConfigLoader.parse(yaml: yaml, file: dir + "/outpost.yml"))
+        #expect(await Self.eventually { Self.addresses(manager, "nodes") == ["10.0.0.1:9100"] })
+        try manager.apply(try ConfigLoader.parse(yaml: yaml, file: dir + "/outpost.yml"))
+        // Still there at once: the provider was kept, not restarted empty.
+        #expect(Self.addresses(manager, "nodes") == ["10.0.0.1:9100"])
+        await manager.shutdown()
+    }
+
+    @Test func targetGroupFilesAreCheckedWithTheirLocation() throws {
+        #expect(throws: DiscoveryError.self) { try TargetGroupDecoding.json(Data(#"{"targets": []}"#.utf8), origin: "x.json") }
+        do {
+            _ = try TargetGroupDecoding.yaml("- targets: [a:1]\n  lables: {x: y}\n", origin: "t.yml")
+            Issue.record("a misspelt field was accepted")
+        } catch {
+            #expect(error.description == "t.yml:2: field lables not found in target group")
+        }
+        do {
+            _ = try TargetGroupDecoding.json(Data(#"[{"targets": ["a:1"], "labels": {"env": 3}}]"#.utf8), origin: "x.json")
+            Issue.record("a number label was accepted")
+        } catch {
+            #expect(error.description == #"x.json: target group 0: label "env" must be a string"#)
+        }
+        let groups = try TargetGroupDecoding.yaml("- targets: ['a:1', 'b:2']\n  labels: {team: x}\n- targets: []\n", origin: "t.yml")
+        #expect(groups.count == 2)
+        #expect(groups[0].targets.map { $0[0].1 } == ["a:1", "b:2"])
+    }
+
+    @Test func kubernetesStateEmitsNothingUntilEveryInformerListed() throws {
+        let pods = try KubernetesTargetsTests.list("pods-shop.json", KubePod.self)
+        let services = try KubernetesTargetsTests.list("services.json", KubeService.self)
+        let endpoints = try KubernetesTargetsTests.list("endpoints.json", KubeEndpoints.self)
+        let ids: Set<String> = ["endpoints/shop", "services/shop", "pods/shop"].reduce(into: []) { $0.insert($1) }
+        let state = KubeState(role: .endpoints, attachNode: false, informers: ids)
+        #expect(state.apply(endpoints: .replace(endpoints), namespace: "shop").isEmpty)
+        #expect(state.apply(services: .replace(services), namespace: "shop").isEmpty)
+        // The last list completes the picture: every endpoints object, with service and pod labels.
+        let all = state.apply(pods: .replace(pods), namespace: "shop")
+        #expect(all.map(\.source) == ["endpoints/shop/cart", "endpoints/shop/checkout"])
+        let checkout = try #require(all.last)
+        #expect(checkout.labels.contains { $0 == ("__meta_kubernetes_service_label_team", "payments") })
+        #expect(checkout.targets[0].contains { $0 == ("__meta_kubernetes_pod_name", "checkout-7d9f8b6c5d-x2k4q") })
+        #expect(state.targetCount() == 7)
+
+        // A deleted endpoints object empties its group.
+        let gone = state.apply(endpoints: .delete(endpoints[0]), namespace: "shop")
+        #expect(gone.count == 1 && gone[0].targets.isEmpty && gone[0].source == "endpoints/shop/" + endpoints[0].metadata.name)
+    }
+
+    @Test func kubernetesStateFollowsPodWatchEventsAndRelists() throws {
+        let pods = try KubernetesTargetsTests.list("pods-shop.json", KubePod.self)
+        let state = KubeState(role: .pod, attachNode: false, informers: ["pods/shop"])
+        #expect(state.apply(pods: .replace(pods), namespace: "shop").count == 3)
+        let lines = try String(
+            contentsOf: KubernetesTargetsTests.fixtures.appendingPathComponent("pods-watch.jsonl"), encoding: .utf8
+        ).split(separator: "\n")
+        let events = try lines.map { try JSONDecoder().decode(KubeWatchEvent<KubePod>.self, from: Data($0.utf8)) }
+        let added = state.apply(pods: .upsert(try #require(events[1].object)), namespace: "shop")
+        #expect(added.map(\.source) == ["pod/shop/checkout-7d9f8b6c5d-r5t7v"])
+        let modified = state.apply(pods: .upsert(try #require(events[2].object)), namespace: "shop")
+        #expect(modified[0].labels.contains { $0 == ("__meta_kubernetes_pod_label_version", "v1.4.3") })
+        // The same object again changes nothing.
+        #expect(state.apply(pods: .upsert(try #require(events[2].object)), namespace: "shop").isEmpty)
+        let deleted = state.apply(pods: .delete(try #require(events[3].object)), namespace: "shop")
+        #expect(deleted.map(\.source) == ["pod/shop/checkout-7d9f8b6c5d-p8n2m"] && deleted[0].targets.isEmpty)
+        // A relist after 410 Gone that no longer has the added pod removes it.
+        let relisted = state.apply(pods: .replace(pods.filter { $0.metadata.name != "checkout-7d9f8b6c5d-p8n2m" }), namespace: "shop")
+        #expect(relisted.contains { $0.source == "pod/shop/checkout-7d9f8b6c5d-r5t7v" && $0.targets.isEmpty })
+    }
+}
