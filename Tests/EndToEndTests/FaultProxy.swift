@@ -19,6 +19,10 @@ final class TestHTTPServer: Sendable {
         case reset
         /// Keep the connection open and never answer.
         case blackhole
+        /// A 200 with a chunked body that `write` produces: it gets a function sending one chunk
+        /// (false once the peer is gone) and one telling whether the server is stopping; the
+        /// response ends, and the connection closes, when it returns.
+        case stream(headers: [String], write: @Sendable (_ send: ([UInt8]) -> Bool, _ stopping: () -> Bool) -> Void)
     }
 
     let port: Int
@@ -99,6 +103,16 @@ final class TestHTTPServer: Sendable {
             case .reset:
                 var linger = linger(l_onoff: 1, l_linger: 0)
                 setsockopt(c, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+                return
+            case .stream(let extra, let write):
+                var out = "HTTP/1.1 200 OK\r\n"
+                for h in extra { out += h + "\r\n" }
+                out += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                guard sendAll(c, Array(out.utf8)) else { return }
+                write({ chunk in
+                    chunk.isEmpty || sendAll(c, Array((String(chunk.count, radix: 16) + "\r\n").utf8) + chunk + [13, 10])
+                }, { self.stopped.load(ordering: .relaxed) })
+                _ = sendAll(c, Array("0\r\n\r\n".utf8))
                 return
             case .respond(let status, let extra, let body):
                 var out = "HTTP/1.1 \(status) Status\r\n"

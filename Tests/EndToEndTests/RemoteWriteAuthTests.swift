@@ -42,8 +42,10 @@ import Glibc
         }
     }
 
-    /// nginx on `port`, TLS with the server certificate, client certificates required, proxying to `upstream`.
-    static func startNginx(dir: String, port: Int, upstream: Int) throws -> ChildProcess {
+    /// nginx on `port`, TLS with the server certificate, client certificates required (unless
+    /// `clientCertificates` is false), proxying to `upstream` without buffering, so long-running
+    /// streamed answers (Kubernetes watches) pass through as they are written.
+    static func startNginx(dir: String, port: Int, upstream: Int, clientCertificates: Bool = true) throws -> ChildProcess {
         try FileManager.default.createDirectory(atPath: dir + "/nginx-tmp", withIntermediateDirectories: true)
         let conf = """
             \(getuid() == 0 ? "user root;" : "")
@@ -65,8 +67,13 @@ import Glibc
                 ssl_certificate \(dir)/server.pem;
                 ssl_certificate_key \(dir)/server.key;
                 ssl_client_certificate \(dir)/ca.pem;
-                ssl_verify_client on;
-                location / { proxy_pass http://127.0.0.1:\(upstream); }
+                ssl_verify_client \(clientCertificates ? "on" : "off");
+                location / {
+                  proxy_pass http://127.0.0.1:\(upstream);
+                  proxy_http_version 1.1;
+                  proxy_buffering off;
+                  proxy_read_timeout 1h;
+                }
               }
             }
             """
