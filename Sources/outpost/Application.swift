@@ -55,7 +55,9 @@ func buildApplication(options: AgentOptions, config: OutpostConfiguration, logge
     }
     let scrape = ScrapeManager(
         config: config, wal: wal, transport: transport, status: status, registry: registry, logger: logger)
-    let reloader = ConfigReloader(path: options.configFile, current: config, scrape: scrape, registry: registry, logger: logger)
+    let reloader = ConfigReloader(
+        path: options.configFile, deployment: try options.deployment(), current: config, scrape: scrape, registry: registry,
+        logger: logger)
     var reload: (@Sendable () async -> String?)? = nil
     if options.enableLifecycle { reload = { await reloader.reload() } }
     let web = WebServer.make(
@@ -114,14 +116,19 @@ struct TransportService: Service {
 /// Re-reads the configuration on SIGHUP or `POST /-/reload`; a bad file keeps the running one.
 final class ConfigReloader: Service {
     let path: String
+    let deployment: DeploymentSettings
     let scrape: ScrapeManager
     let logger: Logger
     let success: GaugeMetric
     let successTime: GaugeMetric
     private let lock = Mutex<OutpostConfiguration>(OutpostConfiguration())
 
-    init(path: String, current: OutpostConfiguration, scrape: ScrapeManager, registry: MetricsRegistry, logger: Logger) {
+    init(
+        path: String, deployment: DeploymentSettings, current: OutpostConfiguration, scrape: ScrapeManager,
+        registry: MetricsRegistry, logger: Logger
+    ) {
         self.path = path
+        self.deployment = deployment
         self.scrape = scrape
         self.logger = logger
         success = registry.makeGauge(name: MetricName.configLastReloadSuccessful)
@@ -134,7 +141,7 @@ final class ConfigReloader: Service {
     /// Reloads; returns the error text, or nil on success.
     func reload() async -> String? {
         do {
-            let config = try ConfigLoader.load(path: path)
+            let config = try ConfigLoader.load(path: path).deployed(deployment)
             let old = lock.withLock { $0 }
             if config.remoteWrite.map(\.url) != old.remoteWrite.map(\.url)
                 || config.remoteWrite.map(\.name) != old.remoteWrite.map(\.name)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import OutpostConfig
 import WAL
@@ -27,7 +28,7 @@ struct AgentCommand: AsyncParsableCommand {
         let logger = LogSetup.bootstrap(level: agent.logLevel, format: agent.logFormat)
         let config: OutpostConfiguration
         do {
-            config = try ConfigLoader.load(path: agent.configFile)
+            config = try ConfigLoader.load(path: agent.configFile).deployed(try agent.deployment())
         } catch {
             logger.error("error loading config", metadata: ["file": "\(agent.configFile)", "err": "\(error)"])
             printError("\(error)")
@@ -69,6 +70,24 @@ struct AgentOptions: ParsableArguments {
 
     @Flag(name: .customLong("web.enable-lifecycle"), help: "Enable reload via HTTP POST to /-/reload.")
     var enableLifecycle = false
+
+    @Flag(
+        name: .customLong("kubernetes.node-local"),
+        help: "DaemonSet mode: discover only the pods of this node (its name from the NODE_NAME environment variable).")
+    var nodeLocal = false
+
+    @Option(name: .customLong("cluster.members-count"), help: "Replicas sharing the targets (by hash of the target address).")
+    var clusterMembers = 1
+
+    @Option(name: .customLong("cluster.member-num"), help: "This replica's number, from 0 to members-count - 1.")
+    var clusterMember = 0
+
+    /// The deployment the flags describe.
+    func deployment() throws(ConfigError) -> DeploymentSettings {
+        try DeploymentSettings.make(
+            nodeLocal: nodeLocal, members: clusterMembers, member: clusterMember,
+            environment: ProcessInfo.processInfo.environment)
+    }
 
     @Option(name: .customLong("log.level"), help: "Only log messages at or above: debug, info, warn, error.")
     var logLevel = "info"

@@ -57,11 +57,15 @@ import Glibc
             }
             return .stream(headers: ["Content-Type: application/json"]) { [self] send, stopping in
                 while !stopping() {
-                    let next: Step? = self.steps.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                    // A step is taken off the queue only once delivered, so a watch the client
+                    // already gave up on cannot swallow it.
+                    let next: Step? = self.steps.withLock { $0.first }
                     switch next {
                     case .event(let line):
                         if !send(Array((line + "\n").utf8)) { return }
+                        self.steps.withLock { _ = $0.removeFirst() }
                     case .end:
+                        self.steps.withLock { _ = $0.removeFirst() }
                         return
                     case nil:
                         usleep(20_000)
@@ -137,8 +141,13 @@ import Glibc
             let r5t7v = Self.podSeries("checkout-7d9f8b6c5d-r5t7v", ip: "10.244.2.40")
             let x2k4qNow = x2k4q.merging(["version": "v1.4.3"]) { a, _ in a }
             // The old label set of x2k4q and the deleted pod got staleness markers: no longer current.
-            _ = try await Harness.eventually("the watch events applied") {
-                Self.series(receiver, "demo_up") == [x2k4qNow, r5t7v] ? true : nil
+            do {
+                _ = try await Harness.eventually("the watch events applied") {
+                    Self.series(receiver, "demo_up") == [x2k4qNow, r5t7v] ? true : nil
+                }
+            } catch {
+                Issue.record("API requests: \(api.requests.withLock { $0 }); left: \(api.steps.withLock { $0.count }); series: \(String(describing: Self.series(receiver, "demo_up")))")
+                throw error
             }
 
             // The watch version expires: Outpost lists again and the list (without r5t7v) is the truth.
@@ -235,6 +244,112 @@ import Glibc
             _ = try await Harness.eventually("every target removed") {
                 Self.series(receiver, "demo_up") == [] ? true : nil
             }
+        }
+    }
+
+    @Test func daemonSetModeAsksTheAPIServerForThisNodesPodsOnly() async throws {
+        let dir = Harness.tempDir("node-local")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "node-token".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let api = try FakeAPIServer(token: "node-token", list: try Self.fixture("pods-shop.json"))
+        defer { api.server?.stop() }
+        let config = """
+            scrape_configs:
+              - job_name: pods
+                kubernetes_sd_configs:
+                  - role: pod
+                    api_server: http://127.0.0.1:\(try #require(api.server?.port))
+                    namespaces: {names: [shop]}
+                    authorization: {credentials_file: token}
+                    selectors: [{role: pod, label: "app=checkout"}]
+            """
+        // Without NODE_NAME the flag cannot work: a clear error, exit 1.
+        let refused = try Harness.startOutpost(
+            dir: dir, port: Harness.freePort(), config: config, extra: ["--kubernetes.node-local"], name: "no-node"
+        ).process
+        #expect(await refused.stop(signal: 0, timeout: .seconds(30)) == 1)
+        #expect(refused.log().contains("NODE_NAME is not set"))
+
+        let outpost = try Harness.startOutpost(
+            dir: dir, port: Harness.freePort(), config: config, extra: ["--kubernetes.node-local"],
+            environment: ["NODE_NAME": "worker-a"]
+        ).process
+        defer { if outpost.isRunning { kill(outpost.pid, SIGKILL) } }
+        try await outpost.showingLogOnFailure {
+            let requests = try await Harness.eventually("a list and a watch") { () -> [String]? in
+                let r = api.requests.withLock { $0 }
+                return r.contains { $0.contains("watch=true") } ? r : nil
+            }
+            // The job's own selector and the node's, in both the list and the watch.
+            for r in requests {
+                #expect(r.contains("fieldSelector=spec.nodeName%3Dworker-a"), "\(r)")
+                #expect(r.contains("labelSelector=app%3Dcheckout"), "\(r)")
+            }
+        }
+    }
+
+    /// Prometheus' hashmod of `value`: the last 8 bytes of its MD5, big-endian, modulo `modulus`
+    /// (computed here with coreutils' md5sum, independently of Outpost).
+    static func hashmod(_ value: String, _ modulus: UInt64) throws -> UInt64 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
+        let input = Pipe()
+        let output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        input.fileHandleForWriting.write(Data(value.utf8))
+        try input.fileHandleForWriting.close()
+        let hex = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(32)
+        p.waitUntilExit()
+        let tail = try #require(UInt64(hex.suffix(16), radix: 16))
+        return tail % modulus
+    }
+
+    @Test func twoReplicasSplitTheTargetsByHashOfTheAddress() async throws {
+        let dir = Harness.tempDir("cluster")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var targets: [TestTarget] = []
+        for _ in 0..<8 { targets.append(try TestTarget(text: "demo_up 1\n", headers: ["Content-Type: text/plain; version=0.0.4"])) }
+        defer { for t in targets { t.stop() } }
+        let addresses = targets.map { "127.0.0.1:\($0.port)" }
+        let config = """
+            global: {scrape_interval: 1s}
+            scrape_configs:
+              - job_name: shared
+                static_configs: [{targets: [\(addresses.map { "'\($0)'" }.joined(separator: ", "))]}]
+            """
+        var ports: [Int] = []
+        var replicas: [ChildProcess] = []
+        for member in 0..<2 {
+            let port = Harness.freePort()
+            ports.append(port)
+            replicas.append(
+                try Harness.startOutpost(
+                    dir: dir, port: port, config: config,
+                    extra: ["--cluster.members-count=2", "--cluster.member-num=\(member)"], name: "replica\(member)"
+                ).process)
+        }
+        defer { for r in replicas where r.isRunning { kill(r.pid, SIGKILL) } }
+        func share(_ port: Int) -> Set<String>? {
+            guard let body = Harness.get(port: port, path: "/api/v1/targets")?.body,
+                let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let data = json["data"] as? [String: Any], let active = data["activeTargets"] as? [[String: Any]]
+            else { return nil }
+            return Set(active.compactMap { ($0["labels"] as? [String: String])?["instance"] })
+        }
+        // Both replicas up with their targets applied: together they hold every address.
+        let shares = try await replicas[0].showingLogOnFailure {
+            try await Harness.eventually("both replicas serve their targets") { () -> [Set<String>]? in
+                guard let a = share(ports[0]), let b = share(ports[1]), a.union(b) == Set(addresses) else { return nil }
+                return [a, b]
+            }
+        }
+        #expect(shares[0].isDisjoint(with: shares[1]))
+        #expect(shares[0].union(shares[1]) == Set(addresses))
+        for a in addresses {
+            let member = try Self.hashmod(a, 2)
+            #expect(shares[Int(member)].contains(a), "\(a) belongs to replica \(member)")
         }
     }
 }

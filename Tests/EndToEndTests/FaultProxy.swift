@@ -20,8 +20,8 @@ final class TestHTTPServer: Sendable {
         /// Keep the connection open and never answer.
         case blackhole
         /// A 200 with a chunked body that `write` produces: it gets a function sending one chunk
-        /// (false once the peer is gone) and one telling whether the server is stopping; the
-        /// response ends, and the connection closes, when it returns.
+        /// (false once the peer is gone) and one telling whether to stop (the server is stopping
+        /// or the peer hung up); the response ends, and the connection closes, when it returns.
         case stream(headers: [String], write: @Sendable (_ send: ([UInt8]) -> Bool, _ stopping: () -> Bool) -> Void)
     }
 
@@ -111,7 +111,12 @@ final class TestHTTPServer: Sendable {
                 guard sendAll(c, Array(out.utf8)) else { return }
                 write({ chunk in
                     chunk.isEmpty || sendAll(c, Array((String(chunk.count, radix: 16) + "\r\n").utf8) + chunk + [13, 10])
-                }, { self.stopped.load(ordering: .relaxed) })
+                }, {
+                    if self.stopped.load(ordering: .relaxed) { return true }
+                    // A peer that closed its side reads as end-of-file without blocking.
+                    var probe: UInt8 = 0
+                    return recv(c, &probe, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+                })
                 _ = sendAll(c, Array("0\r\n\r\n".utf8))
                 return
             case .respond(let status, let extra, let body):

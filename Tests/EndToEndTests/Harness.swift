@@ -101,13 +101,17 @@ enum Harness {
     /// not scrape itself has them nowhere else).
     /// Writes `config` to `dir`/outpost.yaml and starts the binary on it, with its data under `dir`
     /// and its web endpoints on `port`.
-    static func startOutpost(dir: String, port: Int, config: String) throws -> (process: ChildProcess, configPath: String) {
-        let configPath = dir + "/outpost.yaml"
+    /// `extra` flags and `environment` variables are added to the usual ones.
+    static func startOutpost(
+        dir: String, port: Int, config: String, extra: [String] = [], environment: [String: String] = [:], name: String = "outpost"
+    ) throws -> (process: ChildProcess, configPath: String) {
+        let configPath = dir + "/\(name).yaml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         let process = try ChildProcess(
-            "outpost", outpostBinary,
-            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)"],
-            logDir: dir)
+            name, outpostBinary,
+            ["--config.file=\(configPath)", "--storage.agent.path=\(dir)/\(name == "outpost" ? "data" : name + "-data")",
+             "--web.listen-address=127.0.0.1:\(port)"] + extra,
+            logDir: dir, environment: environment)
         return (process, configPath)
     }
 
@@ -164,13 +168,16 @@ final class ChildProcess {
     let process = Process()
     let logPath: String
 
-    init(_ name: String, _ executable: String, _ arguments: [String], logDir: String) throws {
+    init(_ name: String, _ executable: String, _ arguments: [String], logDir: String, environment: [String: String] = [:]) throws {
         self.name = name
         logPath = logDir + "/\(name).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = log
         process.standardError = log
         try process.run()
