@@ -158,13 +158,30 @@ extension ConfigLoader {
 enum KubernetesSelectorSyntax {
     static func problem(_ text: String, fields: Bool) -> String? {
         guard !text.isEmpty else { return nil }
-        for term in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let t = term.trimmingSpaces()
+        // Terms are separated by commas outside parentheses (`app in (a,b),tier!=db`).
+        var terms: [String] = []
+        var current = ""
+        var depth = 0
+        for ch in text {
+            if ch == "(" { depth += 1 }
+            if ch == ")" { depth -= 1 }
+            if depth < 0 { return "invalid selector \"\(text)\": unbalanced \")\"" }
+            if ch == "," && depth == 0 {
+                terms.append(current)
+                current = ""
+            } else {
+                current.append(ch)
+            }
+        }
+        terms.append(current)
+        if depth != 0 { return "invalid selector \"\(text)\": unclosed \"(\"" }
+        for term in terms {
+            let t = Substring(term).trimmingSpaces()
             if t.isEmpty { return "invalid selector \"\(text)\": empty term" }
             if fields {
                 guard t.contains("=") else { return "invalid field selector \"\(text)\": \"\(t)\" has no operator" }
             } else if t.contains(" in ") || t.contains(" notin ") {
-                guard t.hasSuffix(")"), t.contains("(") else { return "invalid label selector \"\(text)\": unclosed set in \"\(t)\"" }
+                guard t.hasSuffix(")"), t.contains("(") else { return "invalid label selector \"\(text)\": no value set in \"\(t)\"" }
             }
         }
         return nil

@@ -79,6 +79,18 @@ import Glibc
         receiver.query(query).map { Set($0.map(\.labels)) }
     }
 
+    /// Waits until `query` returns exactly `expected`; on timeout records what it returned last.
+    static func waitForSeries(
+        _ receiver: PrometheusReceiver, _ query: String, _ expected: Set<[String: String]>, _ what: String
+    ) async throws {
+        do {
+            _ = try await Harness.eventually(what) { series(receiver, query) == expected ? true : nil }
+        } catch {
+            Issue.record("last answer to \(query): \(String(describing: series(receiver, query)))")
+            throw error
+        }
+    }
+
     static func podSeries(_ pod: String, ip: String, extra: [String: String] = [:]) -> [String: String] {
         [
             "__name__": "demo_up", "job": "kubernetes-pods", "instance": "\(ip):8080", "namespace": "shop", "pod": pod,
@@ -131,9 +143,7 @@ import Glibc
             // The listed pods' http-metrics ports (cart-0 exposes only "metrics": dropped by relabeling).
             let x2k4q = Self.podSeries("checkout-7d9f8b6c5d-x2k4q", ip: "10.244.1.15")
             let p8n2m = Self.podSeries("checkout-7d9f8b6c5d-p8n2m", ip: "10.244.2.21")
-            _ = try await Harness.eventually("the listed pods scraped and written") {
-                Self.series(receiver, "demo_up") == [x2k4q, p8n2m] ? true : nil
-            }
+            try await Self.waitForSeries(receiver, "demo_up", [x2k4q, p8n2m], "the listed pods scraped and written")
 
             // Watch: a bookmark, a pod added, one relabelled, one deleted.
             let events = try Self.fixture("pods-watch.jsonl").split(separator: "\n").map { Step.event(String($0)) }
@@ -142,11 +152,9 @@ import Glibc
             let x2k4qNow = x2k4q.merging(["version": "v1.4.3"]) { a, _ in a }
             // The old label set of x2k4q and the deleted pod got staleness markers: no longer current.
             do {
-                _ = try await Harness.eventually("the watch events applied") {
-                    Self.series(receiver, "demo_up") == [x2k4qNow, r5t7v] ? true : nil
-                }
+                try await Self.waitForSeries(receiver, "demo_up", [x2k4qNow, r5t7v], "the watch events applied")
             } catch {
-                Issue.record("API requests: \(api.requests.withLock { $0 }); left: \(api.steps.withLock { $0.count }); series: \(String(describing: Self.series(receiver, "demo_up")))")
+                Issue.record("API requests: \(api.requests.withLock { $0 }); left: \(api.steps.withLock { $0.count })")
                 throw error
             }
 
@@ -160,9 +168,7 @@ import Glibc
             ]
             api.list.withLock { $0 = String(decoding: try! JSONSerialization.data(withJSONObject: relist), as: UTF8.self) }
             api.push([.end, .event(try Self.fixture("watch-gone.jsonl").trimmingCharacters(in: .newlines)), .end])
-            _ = try await Harness.eventually("the relist after 410 Gone applied") {
-                Self.series(receiver, "demo_up") == [x2k4qNow] ? true : nil
-            }
+            try await Self.waitForSeries(receiver, "demo_up", [x2k4qNow], "the relist after 410 Gone applied")
 
             // The requests: list, watch from the list's version, watch resumed from the last event's
             // version, and a list again after the 410 — all with the token; none went out without it.
@@ -224,9 +230,7 @@ import Glibc
             let httpA: [String: String] = [
                 "__name__": "demo_up", "job": "from-http", "instance": "127.0.0.1:\(a.port)", "source": "http", "via": "http_sd",
             ]
-            _ = try await Harness.eventually("both discovered targets written") {
-                Self.series(receiver, "demo_up") == [fileB, httpA] ? true : nil
-            }
+            try await Self.waitForSeries(receiver, "demo_up", [fileB, httpA], "both discovered targets written")
             // The file now names a, with other labels; the HTTP endpoint names b instead of a.
             try "- targets: ['127.0.0.1:\(a.port)']\n  labels: {source: file}\n"
                 .write(toFile: dir + "/targets/b.yml", atomically: true, encoding: .utf8)
@@ -235,15 +239,11 @@ import Glibc
             let httpB: [String: String] = [
                 "__name__": "demo_up", "job": "from-http", "instance": "127.0.0.1:\(b.port)", "source": "http", "via": "http_sd",
             ]
-            _ = try await Harness.eventually("the changed targets written, the old ones stale") {
-                Self.series(receiver, "demo_up") == [fileA, httpB] ? true : nil
-            }
+            try await Self.waitForSeries(receiver, "demo_up", [fileA, httpB], "the changed targets written, the old ones stale")
             // The file goes away and the HTTP endpoint answers an empty list: no targets left.
             try FileManager.default.removeItem(atPath: dir + "/targets/b.yml")
             groups.withLock { $0 = "[]" }
-            _ = try await Harness.eventually("every target removed") {
-                Self.series(receiver, "demo_up") == [] ? true : nil
-            }
+            try await Self.waitForSeries(receiver, "demo_up", [], "every target removed")
         }
     }
 
