@@ -11,12 +11,56 @@ import Darwin
 /// Reads a configuration file: YAML → typed values (``parse(yaml:file:)``), then the cross-field
 /// checks Prometheus makes (``validate(_:)``). Every error carries file and line.
 public enum ConfigLoader {
-    /// Reads and parses `path`.
-    public static func load(path: String) throws(ConfigError) -> OutpostConfiguration {
+    /// Reads and parses `path`, adding the jobs of the monitor documents `monitors` names. A
+    /// monitor that cannot be turned into a job is skipped and listed in `monitorRejections`, as
+    /// prometheus-operator skips it; the file's own errors fail the load.
+    public static func load(path: String, monitors: MonitorSettings? = nil) throws(ConfigError) -> OutpostConfiguration {
         guard let text = readFile(path) else {
             throw ConfigError(file: path, line: 0, message: "cannot read file")
         }
-        return try parse(yaml: text, file: path)
+        var config = try parse(yaml: text, file: path)
+        guard let monitors else { return config }
+        let (jobs, rejected) = try Monitors.jobs(monitors)
+        config.monitorRejections = rejected
+        var names = Set(config.scrapeConfigs.map(\.jobName))
+        var made: [(origin: String, job: ScrapeConfig)] = []
+        var failed: Set<String> = []
+        for job in jobs where !failed.contains(job.origin) {
+            do throws(ConfigError) {
+                var c = try parseScrapeConfig(
+                    job.node, index: config.scrapeConfigs.count, global: config.global, file: job.file, context: job.origin)
+                guard names.insert(c.jobName).inserted else {
+                    throw ConfigError(file: job.file, line: job.line, message: "\(job.origin): job \(c.jobName) already exists")
+                }
+                c.fromMonitor = true
+                made.append((job.origin, c))
+            } catch {
+                // Like prometheus-operator, a monitor with a bad endpoint is skipped as a whole.
+                failed.insert(job.origin)
+                config.monitorRejections.append(
+                    MonitorRejection(file: job.file, line: error.line == 0 ? job.line : error.line, message: error.message))
+            }
+        }
+        config.scrapeConfigs += made.filter { !failed.contains($0.origin) }.map(\.job)
+        return config
+    }
+
+    static let secretKeys: Set<String> = ["password", "credentials", "client_secret", "bearer_token", "secret_key", "key"]
+
+    /// `node` with every secret value (passwords, tokens, client secrets, inline keys) shown as `<secret>`.
+    static func redactingSecrets(_ node: Node) -> Node {
+        switch node {
+        case .mapping(let m):
+            return .mapping(
+                .init(m.map { k, v in
+                    if let name = k.string, secretKeys.contains(name), case .scalar = v { return (k, Node("<secret>")) }
+                    return (k, redactingSecrets(v))
+                }))
+        case .sequence(let s):
+            return .sequence(.init(s.map(redactingSecrets)))
+        default:
+            return node
+        }
     }
 
     /// Parses configuration text; `file` is used in error messages.
@@ -82,10 +126,10 @@ public enum ConfigLoader {
     }
 
     static func parseScrapeConfig(
-        _ node: Node, index: Int, global: GlobalConfig, file: String
+        _ node: Node, index: Int, global: GlobalConfig, file: String, context: String? = nil
     ) throws(ConfigError) -> ScrapeConfig {
         let f = try YAMLFields(
-            node, file: file, context: "scrape_configs[\(index)]",
+            node, file: file, context: context ?? "scrape_configs[\(index)]",
             allowed: Set<String>([
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "honor_labels",
                 "honor_timestamps", "track_timestamps_staleness", "static_configs", "relabel_configs",
@@ -102,6 +146,7 @@ public enum ConfigLoader {
         // Any change to the job's settings restarts its loops on reload, as Prometheus reloads a
         // scrape pool whose config changed.
         c.fingerprint = String(FNV1a64.hash((try? Yams.serialize(node: node)) ?? ""), radix: 16)
+        c.printable = (try? Yams.serialize(node: redactingSecrets(node))) ?? ""
         c.scrapeInterval = try f.duration("scrape_interval") ?? global.scrapeInterval
         guard c.scrapeInterval > .zero else { throw f.error("scrape_interval", "must be greater than 0") }
         if let t = try f.duration("scrape_timeout") {

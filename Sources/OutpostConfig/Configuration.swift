@@ -8,6 +8,8 @@ public struct OutpostConfiguration: Sendable {
     public var remoteWrite: [RemoteWriteConfig] = []
     /// The file the configuration came from, for messages.
     public var file: String = ""
+    /// Monitor documents that could not be turned into jobs, and why.
+    public var monitorRejections: [MonitorRejection] = []
     public init() {}
 }
 
@@ -30,6 +32,10 @@ public struct ScrapeConfig: Sendable {
     public var jobName: String = ""
     /// A hash of the job's configuration text: equal for equal settings.
     public var fingerprint: String = ""
+    /// The job as Prometheus YAML, secrets shown as `<secret>` (`outpost check config --print`).
+    public var printable: String = ""
+    /// Made from a ServiceMonitor or PodMonitor: its sharding and node selection are already in it.
+    public var fromMonitor = false
     public var scrapeInterval: Duration = .seconds(60)
     public var scrapeTimeout: Duration = .seconds(10)
     public var metricsPath: String = "/metrics"

@@ -8,7 +8,26 @@ public struct DeploymentSettings: Sendable {
     /// address hashes (Prometheus' `hashmod`) to `member` modulo `members`.
     public var members = 1
     public var member = 0
+    /// `--monitors.dir` and `--monitors.secrets-dir`.
+    public var monitorsDirectory: String? = nil
+    public var monitorSecretsDirectory = MonitorSettings(directory: "").secretsDirectory
     public init() {}
+
+    /// The monitor settings for this deployment, if monitors are read.
+    public var monitors: MonitorSettings? {
+        guard let dir = monitorsDirectory else { return nil }
+        var m = MonitorSettings(directory: dir)
+        m.secretsDirectory = monitorSecretsDirectory
+        m.nodeName = nodeName
+        m.shard = member
+        m.shards = members
+        return m
+    }
+
+    /// Loads `path` with this deployment's monitors, as it runs here.
+    public func load(_ path: String) throws(ConfigError) -> OutpostConfiguration {
+        try ConfigLoader.load(path: path, monitors: monitors).deployed(self)
+    }
 
     /// Checks the flags' values together; `environment` supplies `NODE_NAME`.
     public static func make(
@@ -41,7 +60,7 @@ extension OutpostConfiguration {
     /// DaemonSet mode, and each job's targets narrowed to this replica's share.
     public func deployed(_ d: DeploymentSettings) -> OutpostConfiguration {
         var c = self
-        for j in c.scrapeConfigs.indices {
+        for j in c.scrapeConfigs.indices where !c.scrapeConfigs[j].fromMonitor {
             if let node = d.nodeName {
                 for s in c.scrapeConfigs[j].serviceDiscovery.indices {
                     guard case .kubernetes(var k) = c.scrapeConfigs[j].serviceDiscovery[s].mechanism, k.role == .pod else { continue }

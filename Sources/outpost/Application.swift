@@ -141,7 +141,10 @@ final class ConfigReloader: Service {
     /// Reloads; returns the error text, or nil on success.
     func reload() async -> String? {
         do {
-            let config = try ConfigLoader.load(path: path).deployed(deployment)
+            let config = try deployment.load(path)
+            for r in config.monitorRejections {
+                logger.error("monitor skipped", metadata: ["err": "\(r)"])
+            }
             let old = lock.withLock { $0 }
             if config.remoteWrite.map(\.url) != old.remoteWrite.map(\.url)
                 || config.remoteWrite.map(\.name) != old.remoteWrite.map(\.name)
@@ -163,8 +166,30 @@ final class ConfigReloader: Service {
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
-        for await _ in signals.cancelOnGracefulShutdown() {
-            _ = await reload()
+        await withTaskGroup(of: Void.self) { group in
+            if let dir = deployment.monitorsDirectory {
+                // Monitor documents change under a mounted ConfigMap: reload when any file does.
+                group.addTask { [self] in
+                    var last = MonitorDirectoryStamp.read(dir)
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(2))
+                        let now = MonitorDirectoryStamp.read(dir)
+                        if now != last {
+                            last = now
+                            self.logger.info("monitor documents changed, reloading", metadata: ["dir": "\(dir)"])
+                            _ = await self.reload()
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                for await _ in signals.cancelOnGracefulShutdown() {
+                    _ = await self.reload()
+                }
+            }
+            await group.next()
+            group.cancelAll()
         }
     }
 }
+

@@ -28,7 +28,7 @@ struct AgentCommand: AsyncParsableCommand {
         let logger = LogSetup.bootstrap(level: agent.logLevel, format: agent.logFormat)
         let config: OutpostConfiguration
         do {
-            config = try ConfigLoader.load(path: agent.configFile).deployed(try agent.deployment())
+            config = try agent.deployment().load(agent.configFile)
         } catch {
             logger.error("error loading config", metadata: ["file": "\(agent.configFile)", "err": "\(error)"])
             printError("\(error)")
@@ -82,11 +82,15 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("cluster.member-num"), help: "This replica's number, from 0 to members-count - 1.")
     var clusterMember = 0
 
+    @OptionGroup var monitors: MonitorOptions
+
     /// The deployment the flags describe.
     func deployment() throws(ConfigError) -> DeploymentSettings {
-        try DeploymentSettings.make(
+        var d = try DeploymentSettings.make(
             nodeLocal: nodeLocal, members: clusterMembers, member: clusterMember,
             environment: ProcessInfo.processInfo.environment)
+        monitors.apply(to: &d)
+        return d
     }
 
     @Option(name: .customLong("log.level"), help: "Only log messages at or above: debug, info, warn, error.")
@@ -114,6 +118,24 @@ struct AgentOptions: ParsableArguments {
     }
 }
 
+/// Where ServiceMonitor and PodMonitor documents and the secrets they refer to are found.
+struct MonitorOptions: ParsableArguments {
+    @Option(
+        name: .customLong("monitors.dir"),
+        help: "Directory of ServiceMonitor and PodMonitor documents (monitoring.coreos.com/v1) to scrape as prometheus-operator would; re-read when it changes.")
+    var directory: String?
+
+    @Option(
+        name: .customLong("monitors.secrets-dir"),
+        help: "Where the Secrets and ConfigMaps monitors refer to are mounted: DIR/secret/NAMESPACE/NAME/KEY, DIR/configmap/NAMESPACE/NAME/KEY.")
+    var secretsDirectory = MonitorSettings(directory: "").secretsDirectory
+
+    func apply(to d: inout DeploymentSettings) {
+        d.monitorsDirectory = directory
+        d.monitorSecretsDirectory = secretsDirectory
+    }
+}
+
 /// Parses `512KB`, `64MB`, `1GB` (powers of 1024, as Prometheus' units flags) or a plain byte count.
 func parseBytes(_ text: String) -> Int64? {
     let units: [(String, Int64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)]
@@ -135,17 +157,32 @@ struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Check if the config files are valid or not.")
 
+    @Flag(name: .customLong("print"), help: "Print the effective scrape configuration (the file's jobs and the monitors' jobs) as Prometheus YAML, secrets redacted.")
+    var print = false
+
+    @OptionGroup var monitors: MonitorOptions
+
     @Argument(help: "Configuration files to check.")
     var files: [String]
 
     func run() async throws {
         var failed = false
+        var deployment = DeploymentSettings()
+        monitors.apply(to: &deployment)
         for file in files {
             do {
-                let config = try ConfigLoader.load(path: file)
-                print("Checking \(file)")
-                print("  SUCCESS: \(file) is valid: \(config.scrapeConfigs.count) scrape configs, "
-                    + "\(config.remoteWrite.count) remote write endpoints")
+                let config = try deployment.load(file)
+                for r in config.monitorRejections {
+                    printError("\(r)")
+                    failed = true
+                }
+                if print {
+                    Swift.print(ConfigPrinter.scrapeConfigs(config), terminator: "")
+                } else {
+                    Swift.print("Checking \(file)")
+                    Swift.print("  SUCCESS: \(file) is valid: \(config.scrapeConfigs.count) scrape configs, "
+                        + "\(config.remoteWrite.count) remote write endpoints")
+                }
             } catch {
                 printError("\(error)")
                 failed = true
