@@ -11,6 +11,8 @@ public struct DeploymentSettings: Sendable {
     /// `--monitors.dir` and `--monitors.secrets-dir`.
     public var monitorsDirectory: String? = nil
     public var monitorSecretsDirectory = MonitorSettings(directory: "").secretsDirectory
+    /// `--monitors.kubeconfig`.
+    public var monitorKubeconfig: String? = nil
     public init() {}
 
     /// The monitor settings for this deployment, if monitors are read.
@@ -18,6 +20,7 @@ public struct DeploymentSettings: Sendable {
         guard let dir = monitorsDirectory else { return nil }
         var m = MonitorSettings(directory: dir)
         m.secretsDirectory = monitorSecretsDirectory
+        m.kubeconfig = monitorKubeconfig
         m.nodeName = nodeName
         m.shard = member
         m.shards = members

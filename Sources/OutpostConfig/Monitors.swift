@@ -16,6 +16,9 @@ public struct MonitorSettings: Sendable {
     /// Where secrets and config maps the monitors refer to are mounted: `<dir>/secret/<namespace>/<name>/<key>`
     /// and `<dir>/configmap/<namespace>/<name>/<key>` (`--monitors.secrets-dir`).
     public var secretsDirectory = "/etc/outpost/monitor-secrets"
+    /// A kubeconfig the monitors' discovery uses instead of the pod's service account
+    /// (`--monitors.kubeconfig`): for an Outpost running outside the cluster it watches.
+    public var kubeconfig: String? = nil
     /// DaemonSet mode: only PodMonitors, for this node's pods.
     public var nodeName: String? = nil
     /// This replica's shard and the number of shards (`--cluster.*`).
@@ -267,6 +270,7 @@ struct MonitorGenerator {
         var sd: Pairs = [("role", Node(role))]
         let ns = try namespaces()
         if !ns.isEmpty { sd.append(("namespaces", Self.map([("names", Self.strList(ns))]))) }
+        if let k = settings.kubeconfig { sd.append(("kubeconfig_file", Self.str(k))) }
         if let a = spec.node("attachMetadata") {
             let af = try YAMLFields(a, file: file, context: "\(spec.context).attachMetadata", allowed: ["node"])
             sd.append(("attach_metadata", Self.map([("node", Self.bool(try af.bool("node") ?? false))])))

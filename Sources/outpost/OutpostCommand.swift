@@ -130,9 +130,15 @@ struct MonitorOptions: ParsableArguments {
         help: "Where the Secrets and ConfigMaps monitors refer to are mounted: DIR/secret/NAMESPACE/NAME/KEY, DIR/configmap/NAMESPACE/NAME/KEY.")
     var secretsDirectory = MonitorSettings(directory: "").secretsDirectory
 
+    @Option(
+        name: .customLong("monitors.kubeconfig"),
+        help: "Kubeconfig for the monitors' discovery, instead of the pod's service account (Outpost outside the cluster).")
+    var kubeconfig: String?
+
     func apply(to d: inout DeploymentSettings) {
         d.monitorsDirectory = directory
         d.monitorSecretsDirectory = secretsDirectory
+        d.monitorKubeconfig = kubeconfig.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
     }
 }
 

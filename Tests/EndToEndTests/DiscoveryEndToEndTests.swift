@@ -18,15 +18,19 @@ import Glibc
         try String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8)
     }
 
-    /// A Kubernetes API server answering pod lists with `list` and watches from a queue the test fills.
+    /// A Kubernetes API server in namespace `shop`: lists from `lists` (by collection path; the
+    /// pods list can be swapped), pod watches from a queue the test fills, other watches open
+    /// and quiet.
     final class FakeAPIServer: Sendable {
         enum Step: Sendable {
             case event(String)
             /// Ends the current watch (the client watches again, or lists after a 410).
             case end
         }
+        static let podsPath = "/api/v1/namespaces/shop/pods"
         let token: String
         let list = Mutex<String>("")
+        let others: [String: String]
         let steps = Mutex<[Step]>([])
         /// Every request, as path and query.
         let requests = Mutex<[String]>([])
@@ -34,8 +38,9 @@ import Glibc
         var server: TestHTTPServer? { box.withLock { $0 } }
         private let box = Mutex<TestHTTPServer?>(nil)
 
-        init(token: String, list: String) throws {
+        init(token: String, list: String, others: [String: String] = [:]) throws {
             self.token = token
+            self.others = others
             self.list.withLock { $0 = list }
             let server = try TestHTTPServer { [unowned self] request in self.answer(request) }
             box.withLock { $0 = server }
@@ -49,11 +54,22 @@ import Glibc
                 return .respond(status: 401, headers: ["Content-Type: application/json"], body: Array(#"{"kind":"Status","message":"Unauthorized","code":401}"#.utf8))
             }
             requests.withLock { $0.append(r.path) }
-            guard r.path.hasPrefix("/api/v1/namespaces/shop/pods") else {
+            let path = String(r.path.prefix { $0 != "?" })
+            let body: String
+            if path == Self.podsPath {
+                body = list.withLock { $0 }
+            } else if let other = others[path] {
+                body = other
+            } else {
                 return .respond(status: 404, headers: ["Content-Type: application/json"], body: Array(#"{"kind":"Status","code":404}"#.utf8))
             }
             if !r.path.contains("watch=true") {
-                return .respond(status: 200, headers: ["Content-Type: application/json"], body: Array(list.withLock { $0 }.utf8))
+                return .respond(status: 200, headers: ["Content-Type: application/json"], body: Array(body.utf8))
+            }
+            guard path == Self.podsPath else {
+                return .stream(headers: ["Content-Type: application/json"]) { _, stopping in
+                    while !stopping() { usleep(20_000) }
+                }
             }
             return .stream(headers: ["Content-Type: application/json"]) { [self] send, stopping in
                 while !stopping() {
@@ -350,6 +366,76 @@ import Glibc
         for a in addresses {
             let member = try Self.hashmod(a, 2)
             #expect(shares[Int(member)].contains(a), "\(a) belongs to replica \(member)")
+        }
+    }
+
+    @Test func serviceMonitorJobsScrapeWithTheLabelsPrometheusOperatorGives() async throws {
+        let dir = Harness.tempDir("monitors")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "mon-token".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let api = try FakeAPIServer(
+            token: "mon-token", list: try Self.fixture("pods-shop.json"),
+            others: [
+                // The fixture lists hold namespace shop's objects.
+                "/api/v1/namespaces/shop/services": try Self.fixture("services.json"),
+                "/api/v1/namespaces/shop/endpoints": try Self.fixture("endpoints.json"),
+            ])
+        defer { api.server?.stop() }
+        let target = try TestTarget(text: "# TYPE demo_up gauge\ndemo_up 1\n", headers: ["Content-Type: text/plain; version=0.0.4"])
+        defer { target.stop() }
+        let receiverPort = Harness.freePort()
+        let receiver = try PrometheusReceiver(port: receiverPort, dir: dir + "/receiver")
+        let receiverProcess = try receiver.start(logDir: dir)
+        try FileManager.default.createDirectory(atPath: dir + "/monitors", withIntermediateDirectories: true)
+        // The monitor's own relabelings point the scrape at the local target, keeping the pod's
+        // address as instance: everything else is the operator's generated rules.
+        try """
+            apiVersion: monitoring.coreos.com/v1
+            kind: ServiceMonitor
+            metadata: {name: checkout, namespace: shop}
+            spec:
+              jobLabel: app.kubernetes.io/name
+              targetLabels: [team]
+              selector: {matchLabels: {app.kubernetes.io/name: checkout}}
+              endpoints:
+                - port: http-metrics
+                  interval: 500ms
+                  relabelings:
+                    - {sourceLabels: [__address__], targetLabel: instance}
+                    - {targetLabel: __address__, replacement: "127.0.0.1:\(target.port)"}
+            """.write(toFile: dir + "/monitors/checkout.yaml", atomically: true, encoding: .utf8)
+        // Outside a cluster, the monitors' discovery reaches the API server through a kubeconfig.
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: test
+            contexts: [{name: test, context: {cluster: fake, user: outpost, namespace: shop}}]
+            clusters: [{name: fake, cluster: {server: "http://127.0.0.1:\(try #require(api.server?.port))"}}]
+            users: [{name: outpost, user: {tokenFile: token}}]
+            """.write(toFile: dir + "/kubeconfig", atomically: true, encoding: .utf8)
+        let config = """
+            global: {scrape_interval: 500ms}
+            remote_write:
+              - url: http://127.0.0.1:\(receiverPort)/api/v1/write
+                queue_config: {batch_send_deadline: 200ms}
+            """
+        let outpost = try Harness.startOutpost(
+            dir: dir, port: Harness.freePort(), config: config,
+            extra: ["--monitors.dir=\(dir)/monitors", "--monitors.kubeconfig=\(dir)/kubeconfig"]
+        ).process
+        defer { for p in [outpost, receiverProcess] where p.isRunning { kill(p.pid, SIGKILL) } }
+        try await outpost.showingLogOnFailure {
+            // Both checkout pods behind the service's http-metrics port, labelled as the operator labels them.
+            func series(_ pod: String, _ ip: String) -> [String: String] {
+                [
+                    "__name__": "demo_up", "job": "checkout", "instance": "\(ip):8080", "namespace": "shop", "service": "checkout",
+                    "pod": pod, "container": "app", "endpoint": "http-metrics", "team": "payments",
+                ]
+            }
+            try await Self.waitForSeries(
+                receiver, "demo_up",
+                [series("checkout-7d9f8b6c5d-x2k4q", "10.244.1.15"), series("checkout-7d9f8b6c5d-p8n2m", "10.244.2.21")],
+                "the ServiceMonitor's targets scraped")
         }
     }
 }
