@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "OutpostModelTests", dependencies: ["OutpostModel"], swiftSettings: strict),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "OutpostModel"], swiftSettings: strict),
         .testTarget(name: "RelabelTests", dependencies: ["Relabel", "OutpostModel"], swiftSettings: strict),
-        .testTarget(name: "OutpostConfigTests", dependencies: ["OutpostConfig"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "OutpostConfigTests", dependencies: ["OutpostConfig", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "OutpostConfig"], swiftSettings: strict),
         .testTarget(name: "WALTests", dependencies: ["WAL", "OutpostModel", "Telemetry"], swiftSettings: strict),
         .testTarget(
