@@ -208,7 +208,6 @@ struct KubeInformer<T: KubeObject>: Sendable {
         } catch {
             throw DiscoveryError("listing \(T.resource.plural): cannot decode the response: \(error)")
         }
-        events("list").increment()
         handle(.replace(list.items ?? []))
         return list.metadata?.resourceVersion ?? ""
     }
@@ -236,7 +235,10 @@ struct KubeInformer<T: KubeObject>: Sendable {
                     url: url, headers: KubeClient.headers, timeout: .seconds(seconds + 30), settings: client.settings
                 ) { line in
                     guard let event = try? decoder.decode(KubeWatchEvent<T>.self, from: Data(line)) else { return }
-                    events(event.type.lowercased()).increment()
+                    // Prometheus' names for informer events.
+                    if let name = ["ADDED": "add", "MODIFIED": "update", "DELETED": "delete"][event.type] {
+                        events(name).increment()
+                    }
                     switch event.type {
                     case "ADDED", "MODIFIED":
                         if let o = event.object { handle(.upsert(o)) }

@@ -162,3 +162,73 @@ import Transport
         #expect(relisted.contains { $0.source == "pod/shop/checkout-7d9f8b6c5d-r5t7v" && $0.targets.isEmpty })
     }
 }
+
+/// Where the API server is when neither api_server nor a kubeconfig is given: the pod's own
+/// service account, as client-go's in-cluster configuration finds it.
+@Suite struct InClusterConfigTests {
+    @Test func serviceAccountTokenCAAndNamespace() throws {
+        let dir = try DiscoveryManagerTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "shop".write(toFile: dir + "/namespace", atomically: true, encoding: .utf8)
+        // A real CA certificate: the client loads it.
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir + "/ca.key",
+            "-out", dir + "/ca.crt", "-days", "1", "-subj", "/CN=test cluster CA",
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(openssl.terminationStatus == 0)
+        var config = KubernetesSDConfig()
+        config.role = .pod
+        let client = try KubeClient.make(
+            config, transport: DiscoveryManagerTests.transport,
+            environment: ["KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccount: dir)
+        #expect(client.baseURL == "https://10.96.0.1:443")
+        #expect(client.ownNamespace == "shop")
+        #expect(client.settings.config.authorization?.credentialsFile == dir + "/token")
+        #expect(client.settings.config.tls.caFile == dir + "/ca.crt")
+        let v6 = try KubeClient.make(
+            config, transport: DiscoveryManagerTests.transport,
+            environment: ["KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "6443"], serviceAccount: dir)
+        #expect(v6.baseURL == "https://[fd00::1]:6443")
+        do {
+            _ = try KubeClient.make(config, transport: DiscoveryManagerTests.transport, environment: [:], serviceAccount: dir)
+            Issue.record("no in-cluster environment was accepted")
+        } catch {
+            #expect(error.message.hasPrefix("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined"))
+        }
+    }
+
+    @Test func kubeconfigCurrentContextWithTokenFileAndInlineCA() throws {
+        let dir = try DiscoveryManagerTests.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ca = Data("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: prod
+            contexts:
+              - {name: dev, context: {cluster: dev, user: dev}}
+              - {name: prod, context: {cluster: prod, user: robot, namespace: shop}}
+            clusters:
+              - {name: dev, cluster: {server: "https://dev:6443"}}
+              - {name: prod, cluster: {server: "https://prod.example:6443/", certificate-authority-data: \(ca), tls-server-name: api.prod}}
+            users:
+              - {name: dev, user: {token: dev-token}}
+              - {name: robot, user: {tokenFile: robot.token}}
+            """.write(toFile: dir + "/kubeconfig", atomically: true, encoding: .utf8)
+        let k = try Kubeconfig.load(dir + "/kubeconfig")
+        #expect(k.server == "https://prod.example:6443")
+        #expect(k.namespace == "shop")
+        #expect(k.http.authorization?.credentialsFile == dir + "/robot.token")
+        #expect(k.http.tls.ca?.hasPrefix("-----BEGIN CERTIFICATE-----") == true)
+        #expect(k.http.tls.serverName == "api.prod")
+        try "apiVersion: v1\ncurrent-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: 'https://c'}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\n"
+            .write(toFile: dir + "/exec", atomically: true, encoding: .utf8)
+        #expect(throws: TransportError.self) { try Kubeconfig.load(dir + "/exec") }
+    }
+}

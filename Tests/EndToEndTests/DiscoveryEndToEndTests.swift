@@ -201,8 +201,8 @@ import Glibc
             let status = try #require(Harness.get(port: outpostPort, path: "/status")?.body)
             #expect(status.contains("kubernetes_sd pod"))
             let metrics = try #require(Harness.get(port: outpostPort, path: "/metrics")?.body)
-            #expect(metrics.contains(#"prometheus_sd_kubernetes_events_total{role="pod",event="added"} 1"#))
-            #expect(metrics.contains(#"prometheus_sd_kubernetes_events_total{role="pod",event="deleted"} 1"#))
+            #expect(metrics.contains(#"prometheus_sd_kubernetes_events_total{role="pod",event="add"} 1"#))
+            #expect(metrics.contains(#"prometheus_sd_kubernetes_events_total{role="pod",event="delete"} 1"#))
         }
     }
 
