@@ -51,23 +51,8 @@ struct KubeClient: Sendable {
     }
 
     func url(_ path: String, _ query: [(String, String)]) -> String {
-        let q = query.filter { !$0.1.isEmpty }.map { "\($0.0)=\(Self.escape($0.1))" }.joined(separator: "&")
+        let q = query.filter { !$0.1.isEmpty }.map { "\($0.0)=\(formEncode($0.1))" }.joined(separator: "&")
         return baseURL + path + (q.isEmpty ? "" : "?" + q)
-    }
-
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
-            }
-        }
-        return out
     }
 
     static let headers = [("Accept", "application/json"), ("User-Agent", BuildInfo.userAgent)]
@@ -218,6 +203,7 @@ struct KubeInformer<T: KubeObject>: Sendable {
     ) async throws(DiscoveryError) {
         let version = Mutex(start)
         let gone = Mutex(false)
+        let failure = Mutex<String?>(nil)
         while !Task.isCancelled {
             // Like client-go: each watch asks the server to end it after 5–10 minutes.
             let seconds = Int.random(in: 300...600)
@@ -230,11 +216,21 @@ struct KubeInformer<T: KubeObject>: Sendable {
                 ])
             let events = events
             let status: Int
+            let started = ContinuousClock.now
+            let seen = Mutex(0)
             do {
                 status = try await client.transport.streamLines(
                     url: url, headers: KubeClient.headers, timeout: .seconds(seconds + 30), settings: client.settings
                 ) { line in
-                    guard let event = try? decoder.decode(KubeWatchEvent<T>.self, from: Data(line)) else { return }
+                    seen.withLock { $0 += 1 }
+                    let event: KubeWatchEvent<T>
+                    do {
+                        event = try decoder.decode(KubeWatchEvent<T>.self, from: Data(line))
+                    } catch {
+                        // An event we cannot read would leave the picture wrong: stop and list again.
+                        failure.withLock { $0 = "an event could not be decoded (\(error))" }
+                        return false
+                    }
                     // Prometheus' names for informer events.
                     if let name = ["ADDED": "add", "MODIFIED": "update", "DELETED": "delete"][event.type] {
                         events(name).increment()
@@ -247,20 +243,33 @@ struct KubeInformer<T: KubeObject>: Sendable {
                     case "BOOKMARK":
                         break
                     case "ERROR":
-                        if event.errorCode == 410 { gone.withLock { $0 = true } }
-                        return
+                        if event.errorCode == 410 {
+                            gone.withLock { $0 = true }
+                        } else {
+                            failure.withLock { $0 = "the server ended the watch: \(event.errorMessage ?? "code \(event.errorCode ?? 0)")" }
+                        }
+                        return false
                     default:
-                        return
+                        return true
                     }
                     let v = event.object?.metadata.resourceVersion ?? event.bookmarkVersion
                     if let v, !v.isEmpty { version.withLock { $0 = v } }
+                    return true
                 }
             } catch {
                 throw DiscoveryError(error.message)
             }
             if status == 410 || gone.withLock({ $0 }) { return }  // expired: list again
+            if let problem = failure.withLock({ $0 }) {
+                throw DiscoveryError("watching \(T.resource.plural): \(problem)")
+            }
             guard status == 200 else {
                 throw DiscoveryError("watching \(T.resource.plural): HTTP \(status)")
+            }
+            // A watch that ends at once without a single event is an error (as client-go
+            // treats it), so a server that keeps closing watches is not called in a tight loop.
+            if seen.withLock({ $0 }) == 0 && ContinuousClock.now - started < .seconds(1) {
+                throw DiscoveryError("watching \(T.resource.plural): the server closed the watch at once")
             }
         }
     }

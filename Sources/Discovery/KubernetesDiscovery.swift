@@ -198,12 +198,12 @@ final class KubeState: Sendable {
             case .pod:
                 return record(&s, changed.map { podGroup($0, s) } + removed.map { KubeTargets.removed(pod: $0) })
             case .endpoints:
-                // Pods add labels to the endpoints that point at them: rebuild those of their namespace.
-                let namespaces = Set((changed + removed).compactMap(\.metadata.namespace))
-                return record(&s, s.endpoints.values.filter { namespaces.contains($0.metadata.namespace ?? "") }.map { endpointsGroup($0, s) })
+                // Pods add labels to the endpoints that point at them: rebuild just those.
+                let pods = Set((changed + removed).map(\.key))
+                return record(&s, s.endpoints.values.filter { Self.references($0, pods) }.map { endpointsGroup($0, s) })
             case .endpointslice:
-                let namespaces = Set((changed + removed).compactMap(\.metadata.namespace))
-                return record(&s, s.slices.values.filter { namespaces.contains($0.metadata.namespace ?? "") }.map { sliceGroup($0, s) })
+                let pods = Set((changed + removed).map(\.key))
+                return record(&s, s.slices.values.filter { Self.references($0, pods) }.map { sliceGroup($0, s) })
             default:
                 return []
             }
@@ -302,6 +302,27 @@ final class KubeState: Sendable {
         KubeTargets.endpointSlice(
             e, service: s.services[Self.serviceKey(of: e)], pods: { ns, name in s.pods[ns + "/" + name] },
             node: { name in self.attachNode ? s.nodes[name] : nil })
+    }
+
+    /// Whether any address of `e` is backed by one of `pods` (namespace/name keys).
+    static func references(_ e: KubeEndpoints, _ pods: Set<String>) -> Bool {
+        let ns = e.metadata.namespace ?? ""
+        for subset in e.subsets ?? [] {
+            for a in (subset.addresses ?? []) + (subset.notReadyAddresses ?? []) {
+                if let ref = a.targetRef, ref.kind == "Pod", let name = ref.name, pods.contains((ref.namespace ?? ns) + "/" + name) {
+                    return true
+                }
+            }
+        }
+        return false
+    }
+
+    static func references(_ e: KubeEndpointSlice, _ pods: Set<String>) -> Bool {
+        let ns = e.metadata.namespace ?? ""
+        return (e.endpoints ?? []).contains { ep in
+            guard let ref = ep.targetRef, ref.kind == "Pod", let name = ref.name else { return false }
+            return pods.contains((ref.namespace ?? ns) + "/" + name)
+        }
     }
 
     /// The service an endpointslice belongs to, by its `kubernetes.io/service-name` label.

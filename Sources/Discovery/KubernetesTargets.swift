@@ -1,3 +1,5 @@
+import OutpostModel
+
 /// Target groups from Kubernetes objects, with the labels Prometheus' Kubernetes discovery gives
 /// each role (names, values and which labels appear when a field is absent). Pure functions of
 /// the objects, so each role can be checked on recorded API JSON.
@@ -7,16 +9,7 @@ enum KubeTargets {
 
     // MARK: - Shared pieces
 
-    /// Every character outside `[a-zA-Z0-9_]` (one per Unicode scalar) becomes `_`.
-    static func sanitize(_ name: String) -> String {
-        var out = ""
-        out.unicodeScalars.reserveCapacity(name.unicodeScalars.count)
-        for u in name.unicodeScalars {
-            let ok = (u >= "a" && u <= "z") || (u >= "A" && u <= "Z") || (u >= "0" && u <= "9") || u == "_"
-            out.unicodeScalars.append(ok ? u : "_")
-        }
-        return out
-    }
+    static func sanitize(_ name: String) -> String { sanitizeLabelName(name) }
 
     /// `<role>_name`, and each label and annotation with its `…present_…` twin.
     static func objectMeta(_ role: String, _ meta: KubeObjectMeta) -> LabelList {

@@ -11,16 +11,22 @@ import Darwin
 /// Reads a configuration file: YAML → typed values (``parse(yaml:file:)``), then the cross-field
 /// checks Prometheus makes (``validate(_:)``). Every error carries file and line.
 public enum ConfigLoader {
-    /// Reads and parses `path`, adding the jobs of the monitor documents `monitors` names. A
-    /// monitor that cannot be turned into a job is skipped and listed in `monitorRejections`, as
-    /// prometheus-operator skips it; the file's own errors fail the load.
+    /// Reads and parses `path`, adding the jobs of the monitor documents `monitors` names.
     public static func load(path: String, monitors: MonitorSettings? = nil) throws(ConfigError) -> OutpostConfiguration {
         guard let text = readFile(path) else {
             throw ConfigError(file: path, line: 0, message: "cannot read file")
         }
         var config = try parse(yaml: text, file: path)
-        guard let monitors else { return config }
+        if let monitors { try addMonitors(monitors, to: &config) }
+        return config
+    }
+
+    /// Adds the jobs of the monitor documents `monitors` names. A monitor that cannot be turned
+    /// into jobs is skipped as a whole and listed in `monitorRejections`, as prometheus-operator
+    /// skips it.
+    public static func addMonitors(_ monitors: MonitorSettings, to config: inout OutpostConfiguration) throws(ConfigError) {
         let (jobs, rejected) = try Monitors.jobs(monitors)
+        config.monitorSettings = monitors
         config.monitorRejections = rejected
         var names = Set(config.scrapeConfigs.map(\.jobName))
         var made: [(origin: String, job: ScrapeConfig)] = []
@@ -42,7 +48,6 @@ public enum ConfigLoader {
             }
         }
         config.scrapeConfigs += made.filter { !failed.contains($0.origin) }.map(\.job)
-        return config
     }
 
     static let secretKeys: Set<String> = ["password", "credentials", "client_secret", "bearer_token", "secret_key", "key"]
@@ -77,12 +82,23 @@ public enum ConfigLoader {
         config.file = file
         guard let root else { return config }  // an empty file is a valid, empty configuration
         let top = try YAMLFields(
-            root, file: file, context: "config", allowed: ["global", "scrape_configs", "remote_write"])
+            root, file: file, context: "config", allowed: ["global", "scrape_configs", "remote_write", "monitors"])
         if let g = top.node("global") {
             config.global = try parseGlobal(g, file: file)
         }
         for (i, node) in try top.sequence("scrape_configs").enumerated() {
             config.scrapeConfigs.append(try parseScrapeConfig(node, index: i, global: config.global, file: file))
+        }
+        if let m = top.node("monitors") {
+            let mf = try YAMLFields(m, file: file, context: "monitors", allowed: ["dir", "secrets_dir", "kubeconfig_file"])
+            guard let dir = try mf.string("dir"), !dir.isEmpty else {
+                throw ConfigError(file: file, line: mf.line, message: "monitors: dir is required")
+            }
+            let base = directory(of: file)
+            var section = MonitorsSection(dir: resolve(dir, in: base))
+            section.secretsDir = try mf.string("secrets_dir").map { resolve($0, in: base) }
+            section.kubeconfigFile = try mf.string("kubeconfig_file").map { resolve($0, in: base) }
+            config.monitors = section
         }
         for (i, node) in try top.sequence("remote_write").enumerated() {
             config.remoteWrite.append(try parseRemoteWrite(node, index: i, file: file))

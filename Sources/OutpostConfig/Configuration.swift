@@ -10,7 +10,20 @@ public struct OutpostConfiguration: Sendable {
     public var file: String = ""
     /// Monitor documents that could not be turned into jobs, and why.
     public var monitorRejections: [MonitorRejection] = []
+    /// The file's `monitors:` section (Outpost's own): where ServiceMonitor and PodMonitor
+    /// documents are read from, as `--monitors.dir` and its companions say it (the flags win).
+    public var monitors: MonitorsSection? = nil
+    /// The monitor settings in force after loading (flags or file), nil when none are read.
+    public var monitorSettings: MonitorSettings? = nil
     public init() {}
+}
+
+/// `monitors:` — `dir`, `secrets_dir`, `kubeconfig_file`; relative paths from the file's directory.
+public struct MonitorsSection: Sendable {
+    public var dir: String
+    public var secretsDir: String? = nil
+    public var kubeconfigFile: String? = nil
+    public init(dir: String) { self.dir = dir }
 }
 
 /// `global:`: defaults for every job, and the labels added to everything sent.

@@ -15,12 +15,12 @@ public struct DeploymentSettings: Sendable {
     public var monitorKubeconfig: String? = nil
     public init() {}
 
-    /// The monitor settings for this deployment, if monitors are read.
-    public var monitors: MonitorSettings? {
-        guard let dir = monitorsDirectory else { return nil }
+    /// The monitor settings for this deployment: the flags', else the file's `monitors:` section.
+    public func monitors(file section: MonitorsSection?) -> MonitorSettings? {
+        guard let dir = monitorsDirectory ?? section?.dir else { return nil }
         var m = MonitorSettings(directory: dir)
-        m.secretsDirectory = monitorSecretsDirectory
-        m.kubeconfig = monitorKubeconfig
+        m.secretsDirectory = monitorsDirectory != nil ? monitorSecretsDirectory : (section?.secretsDir ?? monitorSecretsDirectory)
+        m.kubeconfig = monitorsDirectory != nil ? monitorKubeconfig : (section?.kubeconfigFile ?? monitorKubeconfig)
         m.nodeName = nodeName
         m.shard = member
         m.shards = members
@@ -29,7 +29,9 @@ public struct DeploymentSettings: Sendable {
 
     /// Loads `path` with this deployment's monitors, as it runs here.
     public func load(_ path: String) throws(ConfigError) -> OutpostConfiguration {
-        try ConfigLoader.load(path: path, monitors: monitors).deployed(self)
+        var config = try ConfigLoader.load(path: path)
+        if let m = monitors(file: config.monitors) { try ConfigLoader.addMonitors(m, to: &config) }
+        return config.deployed(self)
     }
 
     /// Checks the flags' values together; `environment` supplies `NODE_NAME`.

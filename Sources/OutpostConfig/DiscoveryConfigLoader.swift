@@ -189,7 +189,8 @@ enum KubernetesSelectorSyntax {
 }
 
 extension Substring {
-    fileprivate func trimmingSpaces() -> String {
+    /// Without leading and trailing spaces.
+    func trimmingSpaces() -> String {
         var s = self
         while s.first == " " { s.removeFirst() }
         while s.last == " " { s.removeLast() }

@@ -1,3 +1,4 @@
+import OutpostModel
 import Yams
 
 #if canImport(Glibc)
@@ -96,18 +97,24 @@ public enum Monitors {
     }
 
     static func files(in dir: String) throws(ConfigError) -> [String] {
-        guard let d = opendir(dir) else { throw ConfigError(file: dir, line: 0, message: "cannot read the monitors directory") }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard !name.hasPrefix("."), [".yaml", ".yml", ".json"].contains(where: { name.hasSuffix($0) }) else { continue }
-            out.append(dir.hasSuffix("/") ? dir + name : dir + "/" + name)
+        guard let names = directoryEntries(dir) else {
+            throw ConfigError(file: dir, line: 0, message: "cannot read the monitors directory")
         }
-        return out.sorted()
+        return names.filter { name in !name.hasPrefix(".") && [".yaml", ".yml", ".json"].contains { name.hasSuffix($0) } }
+            .map { dir.hasSuffix("/") ? dir + $0 : dir + "/" + $0 }
     }
+}
+
+/// The names in a directory (without `.` and `..`), sorted; nil if it cannot be read.
+func directoryEntries(_ dir: String) -> [String]? {
+    guard let d = opendir(dir) else { return nil }
+    defer { closedir(d) }
+    var out: [String] = []
+    while let entry = readdir(d) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { out.append(name) }
+    }
+    return out.sorted()
 }
 
 /// Builds one monitor's jobs.
@@ -169,11 +176,7 @@ struct MonitorGenerator {
         return false
     }
 
-    static func sanitize(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.unicodeScalars.map { u in
-            (u >= "a" && u <= "z") || (u >= "A" && u <= "Z") || (u >= "0" && u <= "9") || u == "_" ? u : "_"
-        }))
-    }
+    static func sanitize(_ name: String) -> String { sanitizeLabelName(name) }
 
     // MARK: - Jobs
 
@@ -576,7 +579,7 @@ struct MonitorGenerator {
         var authorization: Pairs = []
         if let a = f.node("authorization") {
             let af = try YAMLFields(a, file: file, context: f.context + ".authorization", allowed: ["type", "credentials"])
-            let type = (try af.string("type") ?? "Bearer").trimmingCharacters(in: " ")
+            let type = Substring(try af.string("type") ?? "Bearer").trimmingSpaces()
             if type.lowercased() == "basic" { throw af.error("type", "authorization type cannot be set to \"basic\", use \"basicAuth\" instead") }
             guard let c = af.node("credentials") else { throw ConfigError(file: file, line: af.line, message: "\(af.context): credentials are required") }
             authorization.append(
@@ -593,29 +596,15 @@ struct MonitorGenerator {
     }
 }
 
-extension String {
-    fileprivate func trimmingCharacters(in character: Character) -> String {
-        var s = Substring(self)
-        while s.first == character { s.removeFirst() }
-        while s.last == character { s.removeLast() }
-        return String(s)
-    }
-}
 
 /// Names, sizes and modification times of a directory's files (following the symlinks a mounted
 /// ConfigMap uses), to notice any change.
 public enum MonitorDirectoryStamp {
     public static func read(_ dir: String) -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name != "." && name != ".." else { continue }
+        (directoryEntries(dir) ?? []).compactMap { name in
             var st = stat()
-            guard stat(dir + "/" + name, &st) == 0 else { continue }
-            out.append("\(name) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ino)")
+            guard stat(dir + "/" + name, &st) == 0 else { return nil }
+            return "\(name) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ino)"
         }
-        return out.sorted()
     }
 }

@@ -165,3 +165,15 @@ public struct LabelsBuilder: Sendable {
         return Labels(canonicalBytes: out)
     }
 }
+
+/// `name` as a label name: every character outside `[a-zA-Z0-9_]` (one per Unicode scalar)
+/// becomes `_`, as Prometheus' discovery and prometheus-operator derive label names from
+/// Kubernetes label and annotation keys.
+public func sanitizeLabelName(_ name: String) -> String {
+    var out = String.UnicodeScalarView()
+    for u in name.unicodeScalars {
+        let ok = (u >= "a" && u <= "z") || (u >= "A" && u <= "Z") || (u >= "0" && u <= "9") || u == "_"
+        out.append(ok ? u : "_")
+    }
+    return String(out)
+}

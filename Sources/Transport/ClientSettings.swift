@@ -309,7 +309,8 @@ final class OAuth2Source: Sendable {
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
-func formEncode(_ s: String) -> String {
+/// `s` percent-encoded for a form body or a URL query value (space as `+`).
+public func formEncode(_ s: String) -> String {
     var out = ""
     for b in s.utf8 {
         switch b {

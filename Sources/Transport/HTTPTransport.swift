@@ -121,12 +121,13 @@ public final class HTTPTransport: Sendable {
     }
 
     /// A long-running GET whose body is a stream of newline-separated records (a Kubernetes
-    /// watch): `line` gets each record as it arrives. Returns the status; a status other than 200
-    /// calls `line` once with the start of the body (the server's reason) instead. The request
-    /// ends when the server closes the stream, at `timeout`, or when the task is cancelled.
+    /// watch): `line` gets each record as it arrives and returns false to stop reading. Returns
+    /// the status; a status other than 200 calls `line` once with the start of the body (the
+    /// server's reason) instead. The request ends when the server closes the stream, when `line`
+    /// says so, at `timeout`, or when the task is cancelled.
     public func streamLines(
         url: String, headers: [(String, String)], timeout: Duration, settings: HTTPClientSettings? = nil,
-        _ line: @Sendable ([UInt8]) async -> Void
+        _ line: @Sendable ([UInt8]) async -> Bool
     ) async throws(TransportError) -> Int {
         let http = settings?.config ?? HTTPClientConfig()
         var key = ClientKey(
@@ -146,7 +147,7 @@ public final class HTTPTransport: Sendable {
             let response = try await client(key).execute(request, timeout: .milliseconds(max(1, timeout.milliseconds)))
             let status = Int(response.status.code)
             var pending: [UInt8] = []
-            for try await part in response.body {
+            reading: for try await part in response.body {
                 if status != 200 {
                     if pending.count < 4096 { pending += part.readableBytesView.prefix(4096 - pending.count) }
                     continue
@@ -155,13 +156,13 @@ public final class HTTPTransport: Sendable {
                 pending += part.readableBytesView
                 var lineStart = 0
                 while let nl = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                    if nl > lineStart { await line(Array(pending[lineStart..<nl])) }
+                    if nl > lineStart, !(await line(Array(pending[lineStart..<nl]))) { break reading }
                     lineStart = nl + 1
                     start = lineStart
                 }
                 pending.removeFirst(lineStart)
             }
-            if status != 200 || !pending.isEmpty { await line(pending) }
+            if status != 200 || !pending.isEmpty { _ = await line(pending) }
             return status
         } catch let error as HTTPClientError {
             switch error {

@@ -20,6 +20,9 @@ func buildApplication(options: AgentOptions, config: OutpostConfiguration, logge
     guard let listen = WebServer.parseListenAddress(options.listenAddress) else {
         throw ConfigError(file: "--web.listen-address", line: 0, message: "invalid address \"\(options.listenAddress)\"")
     }
+    for r in config.monitorRejections {
+        logger.error("monitor skipped", metadata: ["err": "\(r)"])
+    }
     let registry = MetricsRegistry()
     let status = StatusBoard(
         version: BuildInfo.version, configFile: options.configFile, startTime: Timestamp.nowMilliseconds())
@@ -167,18 +170,25 @@ final class ConfigReloader: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await withTaskGroup(of: Void.self) { group in
-            if let dir = deployment.monitorsDirectory {
-                // Monitor documents change under a mounted ConfigMap: reload when any file does.
-                group.addTask { [self] in
-                    var last = MonitorDirectoryStamp.read(dir)
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(2))
-                        let now = MonitorDirectoryStamp.read(dir)
-                        if now != last {
-                            last = now
-                            self.logger.info("monitor documents changed, reloading", metadata: ["dir": "\(dir)"])
-                            _ = await self.reload()
-                        }
+            // Monitor documents change under a mounted ConfigMap: reload when any file of the
+            // monitors directory in force does.
+            group.addTask { [self] in
+                var dir = self.lock.withLock { $0.monitorSettings?.directory }
+                var last = dir.map(MonitorDirectoryStamp.read)
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(2))
+                    let current = self.lock.withLock { $0.monitorSettings?.directory }
+                    if current != dir {
+                        dir = current
+                        last = dir.map(MonitorDirectoryStamp.read)
+                        continue
+                    }
+                    guard let dir else { continue }
+                    let now = MonitorDirectoryStamp.read(dir)
+                    if now != last {
+                        last = now
+                        self.logger.info("monitor documents changed, reloading", metadata: ["dir": "\(dir)"])
+                        _ = await self.reload()
                     }
                 }
             }

@@ -136,6 +136,15 @@ import Transport
         #expect(checkout.targets[0].contains { $0 == ("__meta_kubernetes_pod_name", "checkout-7d9f8b6c5d-x2k4q") })
         #expect(state.targetCount() == 7)
 
+        // A pod's change rebuilds only the endpoints that point at it.
+        let lines = try String(
+            contentsOf: KubernetesTargetsTests.fixtures.appendingPathComponent("pods-watch.jsonl"), encoding: .utf8
+        ).split(separator: "\n")
+        let modified = try #require(try JSONDecoder().decode(KubeWatchEvent<KubePod>.self, from: Data(lines[2].utf8)).object)
+        let rebuilt = state.apply(pods: .upsert(modified), namespace: "shop")
+        #expect(rebuilt.map(\.source) == ["endpoints/shop/checkout"])
+        #expect(rebuilt[0].targets[0].contains { $0 == ("__meta_kubernetes_pod_label_version", "v1.4.3") })
+
         // A deleted endpoints object empties its group.
         let gone = state.apply(endpoints: .delete(endpoints[0]), namespace: "shop")
         #expect(gone.count == 1 && gone[0].targets.isEmpty && gone[0].source == "endpoints/shop/" + endpoints[0].metadata.name)

@@ -160,3 +160,32 @@ import Testing
         #expect(messages.contains { $0.contains("authorization and basicAuth cannot be configured at the same time") })
     }
 }
+
+/// The configuration file's own `monitors:` section, the same settings as the flags.
+@Suite struct MonitorsSectionTests {
+    @Test func theFileCanNameTheMonitorsAndTheFlagsWin() throws {
+        let dir = try MonitorTests.monitorsDir(
+            """
+            apiVersion: monitoring.coreos.com/v1
+            kind: PodMonitor
+            metadata: {name: web, namespace: shop}
+            spec: {selector: {}, podMetricsEndpoints: [{port: http}]}
+            """)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/other", withIntermediateDirectories: true)
+        try "monitors: {dir: ., secrets_dir: secrets, kubeconfig_file: kc}\nscrape_configs: []\n"
+            .write(toFile: dir + "/outpost.yml", atomically: true, encoding: .utf8)
+        let fromFile = try DeploymentSettings().load(dir + "/outpost.yml")
+        #expect(fromFile.scrapeConfigs.map(\.jobName) == ["podMonitor/shop/web/0"])
+        #expect(fromFile.monitorSettings?.secretsDirectory == dir + "/secrets")
+        #expect(fromFile.monitorSettings?.kubeconfig == dir + "/kc")
+        var flags = DeploymentSettings()
+        flags.monitorsDirectory = dir + "/other"
+        let fromFlags = try flags.load(dir + "/outpost.yml")
+        #expect(fromFlags.scrapeConfigs.isEmpty)
+        #expect(fromFlags.monitorSettings?.directory == dir + "/other")
+        #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(yaml: "monitors: {directory: x}\n", file: "c.yml")
+        }
+    }
+}
