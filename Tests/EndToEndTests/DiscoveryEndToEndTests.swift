@@ -436,6 +436,29 @@ import Glibc
                 receiver, "demo_up",
                 [series("checkout-7d9f8b6c5d-x2k4q", "10.244.1.15"), series("checkout-7d9f8b6c5d-p8n2m", "10.244.2.21")],
                 "the ServiceMonitor's targets scraped")
+
+            // A PodMonitor added to the directory is picked up without a signal.
+            try """
+                apiVersion: monitoring.coreos.com/v1
+                kind: PodMonitor
+                metadata: {name: cart, namespace: shop}
+                spec:
+                  selector: {matchLabels: {app: cart}}
+                  podMetricsEndpoints:
+                    - port: metrics
+                      interval: 500ms
+                      relabelings:
+                        - {sourceLabels: [__address__], targetLabel: instance}
+                        - {targetLabel: __address__, replacement: "127.0.0.1:\(target.port)"}
+                """.write(toFile: dir + "/monitors/cart.yaml", atomically: true, encoding: .utf8)
+            let cart: [String: String] = [
+                "__name__": "demo_up", "job": "shop/cart", "instance": "10.244.1.33:9100", "namespace": "shop", "pod": "cart-0",
+                "container": "cart", "endpoint": "metrics",
+            ]
+            try await Self.waitForSeries(
+                receiver, "demo_up",
+                [series("checkout-7d9f8b6c5d-x2k4q", "10.244.1.15"), series("checkout-7d9f8b6c5d-p8n2m", "10.244.2.21"), cart],
+                "the new PodMonitor's target scraped")
         }
     }
 }

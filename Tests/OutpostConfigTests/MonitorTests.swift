@@ -15,6 +15,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir + "/secret/shop/checkout-tls", withIntermediateDirectories: true)
         try "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
             .write(toFile: dir + "/secret/shop/checkout-tls/ca.crt", atomically: true, encoding: .utf8)
+        // Prometheus takes an OAuth2 client id as a value: it is read from the mounted Secret.
+        try FileManager.default.createDirectory(atPath: dir + "/secret/shop/checkout-oauth", withIntermediateDirectories: true)
+        try "outpost-client\n".write(toFile: dir + "/secret/shop/checkout-oauth/client-id", atomically: true, encoding: .utf8)
         return dir
     }
 
@@ -42,7 +45,11 @@ import Testing
         #expect(config.scrapeConfigs.map(\.jobName) == [
             "node", "podMonitor/shop/cart/0", "podMonitor/shop/cart/1", "podMonitor/shop/cart/2",
             "serviceMonitor/monitoring/payments/0", "serviceMonitor/shop/checkout/0", "serviceMonitor/shop/checkout/1",
+            "serviceMonitor/shop/checkout/2",
         ])
+        let admin = try #require(config.scrapeConfigs.last)
+        #expect(admin.http.oauth2?.clientID == "outpost-client")
+        #expect(admin.http.oauth2?.clientSecretFile?.hasSuffix("/secret/shop/checkout-oauth/client-secret") == true)
         let checkout = try #require(config.scrapeConfigs.first { $0.jobName == "serviceMonitor/shop/checkout/0" })
         #expect(checkout.scrapeInterval == .seconds(15))
         #expect(checkout.metricsPath == "/internal/metrics")
