@@ -12,13 +12,16 @@ public protocol DiscoveryProvider: Sendable {
 
 /// Runs the discovery providers of every scrape job and keeps their latest target groups.
 ///
-/// Providers are keyed by job and settings: a reload keeps those whose settings did not change
-/// (their targets stay, nothing is re-listed) and stops the rest. Changes reach the scrape
+/// Providers are keyed by their settings alone: jobs with identical discovery settings (many
+/// monitors of one namespace, say) share one provider — one set of watches on the API server —
+/// as Prometheus shares them. A reload keeps the providers whose settings did not change (their
+/// targets stay, nothing is re-listed) and stops the rest. Changes reach the scrape
 /// manager through `onChange`, at most once every `minimumInterval` (5 s, as Prometheus sends
 /// discovery updates), the first one at once.
 public final class DiscoveryManager: Sendable {
     private struct Running {
-        var job: String
+        /// The jobs these settings appear in; each gets the provider's groups.
+        var jobs: Set<String>
         var task: Task<Void, Never>
         var groups: [String: TargetGroup] = [:]
         /// Source order as first seen, so targets keep a stable order.
@@ -50,17 +53,17 @@ public final class DiscoveryManager: Sendable {
     /// Starts the providers `config` names and not yet running; stops those it no longer names.
     /// Fails, changing nothing, when a provider cannot be built (HTTP settings that do not load).
     public func apply(_ config: OutpostConfiguration) throws(TransportError) {
-        var wanted: [String: (job: String, provider: any DiscoveryProvider)] = [:]
-        let existing = state.withLock { Set($0.running.keys) }
+        var jobsByKey: [String: (sd: ServiceDiscoveryConfig, jobs: Set<String>)] = [:]
         for job in config.scrapeConfigs {
             for sd in job.serviceDiscovery {
-                let key = job.jobName + "\u{0}" + sd.key
-                if existing.contains(key) {
-                    wanted[key] = (job.jobName, NoProvider())
-                    continue
-                }
-                wanted[key] = (job.jobName, try makeProvider(sd, job: job.jobName))
+                jobsByKey[sd.key, default: (sd, [])].jobs.insert(job.jobName)
             }
+        }
+        let existing = state.withLock { Set($0.running.keys) }
+        var wanted: [String: (jobs: Set<String>, provider: (any DiscoveryProvider)?)] = [:]
+        for (key, w) in jobsByKey {
+            let names = w.jobs.sorted().joined(separator: ", ")
+            wanted[key] = (w.jobs, existing.contains(key) ? nil : try makeProvider(w.sd, job: names))
         }
         state.withLock { s in
             for (key, r) in s.running where wanted[key] == nil {
@@ -68,17 +71,24 @@ public final class DiscoveryManager: Sendable {
                 s.running.removeValue(forKey: key)
                 context.status.removeDiscovery(key)
             }
-            for (key, w) in wanted where s.running[key] == nil {
-                let provider = w.provider
+            for (key, w) in wanted {
+                let jobs = w.jobs.sorted().joined(separator: ", ")
+                if s.running[key] != nil {
+                    s.running[key]?.jobs = w.jobs
+                    context.status.updateDiscovery(key, DiscoveryStatus(job: jobs, mechanism: "", source: "")) { $0.job = jobs }
+                    continue
+                }
+                guard let provider = w.provider else { continue }
                 // The task holds the manager until it is cancelled (by a reload or at shutdown).
                 let task = Task { await provider.run { groups in self.receive(key, groups) } }
-                s.running[key] = Running(job: w.job, task: task)
+                s.running[key] = Running(jobs: w.jobs, task: task)
             }
         }
     }
 
+    /// The provider for `sd`; `job` (the jobs sharing it) names it in messages and on `/status`.
     private func makeProvider(_ sd: ServiceDiscoveryConfig, job: String) throws(TransportError) -> any DiscoveryProvider {
-        let key = job + "\u{0}" + sd.key
+        let key = sd.key
         switch sd.mechanism {
         case .file(let c):
             return FileDiscovery(config: c, context: context, statusKey: key, job: job)
@@ -141,7 +151,8 @@ public final class DiscoveryManager: Sendable {
             var out: [String: [TargetGroup]] = [:]
             for key in s.running.keys.sorted() {
                 guard let r = s.running[key] else { continue }
-                out[r.job, default: []] += r.order.compactMap { r.groups[$0] }
+                let groups = r.order.compactMap { r.groups[$0] }
+                for job in r.jobs { out[job, default: []] += groups }
             }
             return out
         }
@@ -169,7 +180,3 @@ struct DiscoveryContext: Sendable {
     let logger: Logger
 }
 
-/// Stands in for a provider that is already running (never started).
-private struct NoProvider: DiscoveryProvider {
-    func run(_ send: @escaping @Sendable ([TargetGroup]) -> Void) async {}
-}

@@ -101,6 +101,31 @@ import Transport
         await manager.shutdown()
     }
 
+    @Test func jobsWithTheSameDiscoveryShareOneProvider() async throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"[{"targets": ["10.0.0.1:9100"]}]"#.write(toFile: dir + "/a.json", atomically: true, encoding: .utf8)
+        let status = StatusBoard(version: "t", configFile: "", startTime: 0)
+        let manager = DiscoveryManager(
+            transport: Self.transport, registry: MetricsRegistry(), status: status, logger: Logger(label: "test"),
+            minimumInterval: .zero, onChange: {})
+        try manager.apply(
+            try ConfigLoader.parse(
+                yaml: """
+                    scrape_configs:
+                      - {job_name: one, file_sd_configs: [{files: [a.json]}]}
+                      - {job_name: two, file_sd_configs: [{files: [a.json]}], metrics_path: /other}
+                      - {job_name: three, file_sd_configs: [{files: [a.json], refresh_interval: 1m}]}
+                    """, file: dir + "/outpost.yml"))
+        #expect(await Self.eventually { ["one", "two", "three"].allSatisfy { !Self.addresses(manager, $0).isEmpty } })
+        #expect(Self.addresses(manager, "one") == ["10.0.0.1:9100"])
+        #expect(Self.addresses(manager, "two") == ["10.0.0.1:9100"])
+        // one and two have the same settings: one provider; three differs.
+        #expect(await Self.eventually { status.snapshot().discovery.count == 2 })
+        #expect(status.snapshot().discovery.map(\.job).sorted() == ["one, two", "three"])
+        await manager.shutdown()
+    }
+
     @Test func targetGroupFilesAreCheckedWithTheirLocation() throws {
         #expect(throws: DiscoveryError.self) { try TargetGroupDecoding.json(Data(#"{"targets": []}"#.utf8), origin: "x.json") }
         do {
