@@ -266,7 +266,9 @@ struct PrometheusReceiver {
 }
 
 /// A scrape target on 127.0.0.1 that answers every request with the body and headers the test set,
-/// and remembers the last request's head. One thread, one connection at a time, `Connection: close`.
+/// and remembers the last request's head. A thread per connection, `Connection: close`: a client
+/// that opens a connection and sends nothing (a scrape timed out before its request went out)
+/// holds only its own thread, never the other scrapers'.
 final class TestTarget: Sendable {
     struct Response: Sendable {
         var body: [UInt8]
@@ -280,14 +282,16 @@ final class TestTarget: Sendable {
 
     init(body: [UInt8], headers: [String]) throws {
         response = Mutex(Response(body: body, headers: headers))
-        (fd, port) = try Harness.listenOnLoopback(backlog: 16)
+        (fd, port) = try Harness.listenOnLoopback(backlog: 64)
         let listener = fd
         Thread.detachNewThread { [self] in
             while true {
                 let c = accept(listener, nil, nil)
                 if c < 0 { return }  // closed by stop()
-                self.answer(c)
-                close(c)
+                Thread.detachNewThread { [self] in
+                    self.answer(c)
+                    close(c)
+                }
             }
         }
     }
