@@ -307,17 +307,7 @@ import Glibc
     /// Prometheus' hashmod of `value`: the last 8 bytes of its MD5, big-endian, modulo `modulus`
     /// (computed here with coreutils' md5sum, independently of Outpost).
     static func hashmod(_ value: String, _ modulus: UInt64) throws -> UInt64 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
-        let input = Pipe()
-        let output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        try p.run()
-        input.fileHandleForWriting.write(Data(value.utf8))
-        try input.fileHandleForWriting.close()
-        let hex = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(32)
-        p.waitUntilExit()
+        let hex = String(decoding: try piped("/usr/bin/md5sum", [], Array(value.utf8)), as: UTF8.self).prefix(32)
         let tail = try #require(UInt64(hex.suffix(16), radix: 16))
         return tail % modulus
     }

@@ -336,20 +336,27 @@ final class TestTarget: Sendable {
     }
 }
 
+/// `input` passed through a system tool's standard input; its standard output.
+func piped(_ executable: String, _ arguments: [String], _ input: [UInt8]) throws -> [UInt8] {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let stdin = Pipe()
+    let stdout = Pipe()
+    p.standardInput = stdin
+    p.standardOutput = stdout
+    try p.run()
+    stdin.fileHandleForWriting.write(Data(input))
+    try stdin.fileHandleForWriting.close()
+    let data = stdout.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw HarnessError("\(executable) failed") }
+    return Array(data)
+}
+
 /// `text` compressed by the system's gzip.
 func gzipped(_ text: String) throws -> [UInt8] {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    p.arguments = ["-c", "-n"]
-    let input = Pipe()
-    let output = Pipe()
-    p.standardInput = input
-    p.standardOutput = output
-    try p.run()
-    input.fileHandleForWriting.write(Data(text.utf8))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0, data.count > 10 else { throw HarnessError("gzip failed") }
-    return [UInt8](data)
+    let out = try piped("/bin/gzip", ["-c", "-n"], Array(text.utf8))
+    guard out.count > 10 else { throw HarnessError("gzip failed") }
+    return out
 }
