@@ -111,7 +111,8 @@ public final class DiscoveryManager: Sendable {
 
     private func receive(_ key: String, _ groups: [TargetGroup]) {
         let notify: Duration? = state.withLock { s in
-            guard !s.stopped, var r = s.running[key] else { return nil }
+            // Taken out while updated, so its group table is changed in place rather than copied.
+            guard !s.stopped, var r = s.running.removeValue(forKey: key) else { return nil }
             for g in groups {
                 if g.targets.isEmpty {
                     if r.groups.removeValue(forKey: g.source) != nil { r.order.removeAll { $0 == g.source } }
