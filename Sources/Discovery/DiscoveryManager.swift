@@ -1,5 +1,6 @@
 import Logging
 import OutpostConfig
+import OutpostModel
 import Synchronization
 import Telemetry
 import Transport
@@ -170,6 +171,35 @@ public final class DiscoveryManager: Sendable {
         }
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
+    }
+}
+
+/// A provider's line on `/status`: created when the provider starts, then updated after each
+/// refresh or failure.
+struct DiscoveryReporter: Sendable {
+    let status: StatusBoard
+    let key: String
+    let initial: DiscoveryStatus
+
+    init(status: StatusBoard, key: String, initial: DiscoveryStatus) {
+        self.status = status
+        self.key = key
+        self.initial = initial
+        status.updateDiscovery(key, initial) { _ in }
+    }
+
+    /// A refresh happened: the provider now holds `targets`; `error` replaces the last error
+    /// unless nil.
+    func refreshed(targets: Int, error: String? = nil) {
+        status.updateDiscovery(key, initial) { d in
+            d.targets = targets
+            d.lastUpdate = Timestamp.nowMilliseconds()
+            if let error { d.lastError = error }
+        }
+    }
+
+    func failed(_ error: String) {
+        status.updateDiscovery(key, initial) { $0.lastError = error }
     }
 }
 

@@ -23,10 +23,9 @@ struct FileDiscovery: DiscoveryProvider {
 
     func run(_ send: @escaping @Sendable ([TargetGroup]) -> Void) async {
         let errors = context.registry.makeCounter(name: "prometheus_sd_file_read_errors_total")
-        let status = context.status
-        status.updateDiscovery(
-            statusKey, DiscoveryStatus(job: job, mechanism: "file_sd", source: config.files.joined(separator: ", "))
-        ) { _ in }
+        let reporter = DiscoveryReporter(
+            status: context.status, key: statusKey,
+            initial: DiscoveryStatus(job: job, mechanism: "file_sd", source: config.files.joined(separator: ", ")))
         var seen: [String: Seen] = [:]
         var groupCounts: [String: Int] = [:]
         var targetCounts: [String: Int] = [:]
@@ -69,12 +68,7 @@ struct FileDiscovery: DiscoveryProvider {
             }
             if !update.isEmpty || first { send(update) }
             if !update.isEmpty || failure != nil || first {
-                let targets = targetCounts.values.reduce(0, +)
-                status.updateDiscovery(statusKey, DiscoveryStatus(job: job, mechanism: "file_sd", source: "")) { d in
-                    d.targets = targets
-                    d.lastUpdate = Int64(Date().timeIntervalSince1970 * 1000)
-                    d.lastError = failure ?? ""
-                }
+                reporter.refreshed(targets: targetCounts.values.reduce(0, +), error: failure ?? "")
             }
             first = false
             try? await Task.sleep(for: pollInterval)

@@ -16,8 +16,8 @@ struct HTTPDiscovery: DiscoveryProvider {
     func run(_ send: @escaping @Sendable ([TargetGroup]) -> Void) async {
         let failures = context.registry.makeCounter(name: "prometheus_sd_http_failures_total")
         let shown = redactURL(config.url)
-        let initial = DiscoveryStatus(job: job, mechanism: "http_sd", source: shown)
-        context.status.updateDiscovery(statusKey, initial) { _ in }
+        let reporter = DiscoveryReporter(
+            status: context.status, key: statusKey, initial: DiscoveryStatus(job: job, mechanism: "http_sd", source: shown))
         var previous = 0
         var first = true
         while !Task.isCancelled {
@@ -29,19 +29,14 @@ struct HTTPDiscovery: DiscoveryProvider {
                 }
                 previous = groups.count
                 send(update)
-                let targets = groups.reduce(0) { $0 + $1.targets.count }
-                context.status.updateDiscovery(statusKey, initial) { d in
-                    d.targets = targets
-                    d.lastUpdate = Int64(Date().timeIntervalSince1970 * 1000)
-                    d.lastError = ""
-                }
+                reporter.refreshed(targets: groups.reduce(0) { $0 + $1.targets.count }, error: "")
             } catch {
                 failures.increment()
                 if first { send([]) }
                 context.logger.error(
                     "http_sd refresh failed, keeping the previous targets",
                     metadata: ["job": "\(job)", "url": "\(shown)", "err": "\(error)"])
-                context.status.updateDiscovery(statusKey, initial) { $0.lastError = "\(error)" }
+                reporter.failed("\(error)")
             }
             first = false
             try? await Task.sleep(for: config.refreshInterval)

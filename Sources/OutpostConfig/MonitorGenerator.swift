@@ -56,7 +56,8 @@ struct MonitorGenerator {
             return true
         }
         if Int(s) != nil || Double(s) != nil { return true }
-        if s.hasPrefix("0x") || s.hasPrefix("0o") { return Int(s.dropFirst(2), radix: 16) != nil }
+        if s.hasPrefix("0x") { return Int(s.dropFirst(2), radix: 16) != nil }
+        if s.hasPrefix("0o") { return Int(s.dropFirst(2), radix: 8) != nil }
         return false
     }
 

@@ -154,6 +154,10 @@ public final class HTTPTransport: Sendable {
                 }
                 var start = pending.count
                 pending += part.readableBytesView
+                // A record that never ends (a broken server) must not grow without bound.
+                guard pending.count <= Self.maxStreamRecord else {
+                    throw TransportError(kind: .tooLarge, message: "GET \"\(shown)\": a streamed record exceeds \(Self.maxStreamRecord) bytes")
+                }
                 var lineStart = 0
                 while let nl = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
                     if nl > lineStart, !(await line(Array(pending[lineStart..<nl]))) { break reading }
@@ -164,6 +168,8 @@ public final class HTTPTransport: Sendable {
             }
             if status != 200 || !pending.isEmpty { _ = await line(pending) }
             return status
+        } catch let error as TransportError {
+            throw error
         } catch let error as HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout:
@@ -180,6 +186,9 @@ public final class HTTPTransport: Sendable {
             throw TransportError(kind: .connect, message: "GET \"\(shown)\": \(describe(error))")
         }
     }
+
+    /// The longest newline-separated record ``streamLines(url:headers:timeout:settings:_:)`` accepts.
+    static let maxStreamRecord = 64 << 20
 
     private func run(
         method: HTTPMethod, url: String, headers: [(String, String)], body: [UInt8]?, timeout: Duration, bodyLimit: Int,

@@ -32,8 +32,9 @@ struct KubernetesDiscovery: DiscoveryProvider {
 
     func run(_ send: @escaping @Sendable ([TargetGroup]) -> Void) async {
         let role = config.role
-        let initial = DiscoveryStatus(job: job, mechanism: "kubernetes_sd \(role.rawValue)", source: redactURL(client.baseURL))
-        context.status.updateDiscovery(statusKey, initial) { _ in }
+        let reporter = DiscoveryReporter(
+            status: context.status, key: statusKey,
+            initial: DiscoveryStatus(job: job, mechanism: "kubernetes_sd \(role.rawValue)", source: redactURL(client.baseURL)))
         var ids: Set<String> = []
         for ns in namespaces {
             switch role {
@@ -49,23 +50,17 @@ struct KubernetesDiscovery: DiscoveryProvider {
         }
         if role == .node || config.attachNode { ids.insert(KubeState.informerID("nodes", nil)) }
         let state = KubeState(role: role, attachNode: config.attachNode, informers: ids)
-        let statusKey = statusKey
-        let status = context.status
         let emit: @Sendable ([TargetGroup]) -> Void = { groups in
             guard !groups.isEmpty else { return }
             send(groups)
-            let total = state.targetCount()
-            status.updateDiscovery(statusKey, initial) { d in
-                d.targets = total
-                d.lastUpdate = Int64(Date().timeIntervalSince1970 * 1000)
-            }
+            reporter.refreshed(targets: state.targetCount())
         }
         let failures = context.registry.makeCounter(name: "prometheus_sd_kubernetes_failures_total")
         let registry = context.registry
         let events: @Sendable (String) -> CounterMetric = { event in
             registry.makeCounter(name: "prometheus_sd_kubernetes_events_total", labels: [("role", role.rawValue), ("event", event)])
         }
-        let report: @Sendable (String) -> Void = { error in status.updateDiscovery(statusKey, initial) { $0.lastError = error } }
+        let report: @Sendable (String) -> Void = { error in reporter.failed(error) }
         func selector(_ r: KubernetesSDConfig.Role) -> (label: String, field: String) {
             let s = config.selectors.first { $0.role == r }
             return (s?.label ?? "", s?.field ?? "")
