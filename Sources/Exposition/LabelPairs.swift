@@ -83,3 +83,49 @@ public enum LabelPairs {
         }
     }
 }
+
+/// Walks the label pairs of a label set that a parser already validated, as raw byte ranges
+/// (escapes left as written), without allocating: for comparing label sets of one body.
+public struct RawLabelPairs {
+    private let body: UnsafeRawBufferPointer
+    private var i: Int
+    private let end: Int
+
+    public init(_ body: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        self.body = body
+        i = range.lowerBound
+        end = range.upperBound
+    }
+
+    /// The next pair's name and value (inside their quotes when quoted); a quoted metric name in
+    /// the set is passed over.
+    public mutating func next() -> (name: Range<Int>, value: Range<Int>)? {
+        while i < end {
+            while i < end, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: ",") { i += 1 }
+            guard i < end else { return nil }
+            let name: Range<Int>
+            if body[i] == UInt8(ascii: "\"") {
+                name = quoted()
+                if i >= end || body[i] != UInt8(ascii: "=") { continue }  // the metric name
+            } else {
+                let start = i
+                while i < end, body[i] != UInt8(ascii: "=") { i += 1 }
+                name = start..<i
+            }
+            while i < end, body[i] != UInt8(ascii: "\"") { i += 1 }
+            guard i < end else { return nil }
+            return (name, quoted())
+        }
+        return nil
+    }
+
+    /// At an opening quote: the range inside the quotes; leaves `i` after the closing one.
+    private mutating func quoted() -> Range<Int> {
+        i += 1
+        let start = i
+        while i < end, body[i] != UInt8(ascii: "\"") { i += body[i] == UInt8(ascii: "\\") ? 2 : 1 }
+        let inside = start..<min(i, end)
+        i += 1
+        return inside
+    }
+}

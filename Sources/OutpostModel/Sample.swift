@@ -30,6 +30,18 @@ public struct Sample: Sendable, Equatable {
     }
 }
 
+/// When a series started counting (its OpenMetrics `_created` time), in milliseconds: the
+/// remote-write 2.0 start timestamp of its samples.
+public struct SeriesStart: Sendable, Equatable {
+    public var ref: SeriesRef
+    public var start: Int64
+    @inlinable
+    public init(ref: SeriesRef, start: Int64) {
+        self.ref = ref
+        self.start = start
+    }
+}
+
 /// An exemplar attached to a sample: its own small label set (a trace ID, typically), value and
 /// time, kept with the series it belongs to.
 public struct Exemplar: Sendable, Equatable {

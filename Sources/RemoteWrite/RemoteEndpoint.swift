@@ -194,6 +194,8 @@ public final class RemoteEndpoint: Service {
         var roundExemplars: [[OutgoingExemplar]] = Array(repeating: [], count: shardCount)
         var roundCount = 0
         var roundStarted: ContinuousClock.Instant? = nil
+        /// The round must go before the next record is read (a series' start time changes there).
+        var roundCut = false
         var inFlight: InFlight? = nil
         /// Everything before this has been read into `round` (or needs no sending).
         var consumed = start
@@ -249,6 +251,14 @@ public final class RemoteEndpoint: Service {
                         case .metadata:
                             _ = WALCodec.decodeMetadata(record.payload) { labels.addMetadata($0) }
                             if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
+                        case .starts:
+                            if roundCount > 0 && labels.changesStarts(record.payload) {
+                                partial = record.start
+                                roundCut = true
+                                return
+                            }
+                            _ = labels.addStarts(record.payload)
+                            if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
                         case .exemplars:
                             guard record.start >= consumed.position else { return }
                             consumed = WALCursor(position: record.end, skip: 0)
@@ -293,7 +303,7 @@ public final class RemoteEndpoint: Service {
                     stats.withLock { $0.lastError = readError }
                 }
                 if let partial { reader.reposition(partial) }
-                if !got { break }
+                if !got || roundCut { break }
                 if roundStarted == nil && roundCount > 0 { roundStarted = clock.now }
             }
 
@@ -302,7 +312,9 @@ public final class RemoteEndpoint: Service {
                 roundStarted = clock.now  // exemplars alone wait for the deadline too
             }
             let roundHasData = roundCount > 0 || roundExemplars.contains { !$0.isEmpty }
-            let closing = roundHasData && (roundCount >= roundCapacity || deadlinePassed || stopping)
+            let cut = roundCut
+            roundCut = false
+            let closing = roundHasData && (roundCount >= roundCapacity || deadlinePassed || stopping || cut)
             // Encode a closing round while the previous one may still be sending.
             var sealed: (payloads: [[Payload]], consumed: WALCursor, highest: Int64, samples: Int)? = nil
             if closing {
@@ -382,7 +394,7 @@ public final class RemoteEndpoint: Service {
             if stopping && roundCount == 0 && roundExemplars.allSatisfy(\.isEmpty) && inFlight == nil { break }
             // Nothing more to read right now: wait for the next append, the round's deadline, or the
             // round in flight to finish (it wakes the WAL's readers).
-            if roundCount < shardCount * maxBatch && !(inFlight?.done.isSet ?? false) {
+            if roundCount < shardCount * maxBatch && !(inFlight?.done.isSet ?? false) && !cut {
                 var wait: Duration = .seconds(1)
                 if let roundStarted { wait = min(wait, q.batchSendDeadline - (clock.now - roundStarted)) }
                 await wal.waitForAppend(after: generation, timeout: max(.milliseconds(1), wait))

@@ -1,6 +1,7 @@
 import OutpostConfig
 import OutpostModel
 import Relabel
+import WAL
 
 /// Each series' labels as ready-to-send protobuf `Label` messages, external labels merged and
 /// `write_relabel_configs` applied (in that order, as Prometheus does): built once per series when
@@ -23,6 +24,8 @@ struct SeriesLabelCache {
     private var metadataByFamily: [Int32] = []
     /// 2.0: type, help and unit symbols of each family with metadata.
     private(set) var metadataEntries: [(type: MetricType, help: UInt32, unit: UInt32)] = []
+    /// 2.0: by ref, when the series started counting (0: unknown); empty until a target shows one.
+    private var startTimes: [Int64] = []
     /// 1.0: every family's metadata as last read, for `metadata_config` requests.
     private(set) var families: [String: MetricMetadata] = [:]
     /// By ref: where the series' block starts in `arena`, or ``unknown`` / ``dropped``.
@@ -96,6 +99,37 @@ struct SeriesLabelCache {
                 metadataEntries.append(entry)
             }
         }
+    }
+
+    /// 2.0: when `ref` started counting, in milliseconds; 0 when unknown.
+    @inline(__always)
+    func startTimestamp(_ ref: SeriesRef) -> Int64 {
+        let i = Int(truncatingIfNeeded: ref.rawValue)
+        return ref.rawValue < Self.maxRef && i < startTimes.count ? startTimes[i] : 0
+    }
+
+    /// 2.0: records the start times of a WAL starts record.
+    mutating func addStarts(_ payload: UnsafeRawBufferPointer) -> Bool {
+        WALCodec.decodeStarts(payload) { s in
+            guard format == .v2, s.ref.rawValue < Self.maxRef else { return }
+            let i = Int(s.ref.rawValue)
+            if i >= startTimes.count {
+                startTimes.append(contentsOf: repeatElement(0, count: max(i + 1, startTimes.count * 3 / 2, 1024) - startTimes.count))
+            }
+            startTimes[i] = s.start
+        }
+    }
+
+    /// 2.0: whether a starts record changes a start time already known (a counter that restarted):
+    /// samples read before it must be sent with the old one.
+    func changesStarts(_ payload: UnsafeRawBufferPointer) -> Bool {
+        guard format == .v2, !startTimes.isEmpty else { return false }
+        var changes = false
+        _ = WALCodec.decodeStarts(payload) { s in
+            let known = startTimestamp(s.ref)
+            if known != 0 && known != s.start { changes = true }
+        }
+        return changes
     }
 
     /// 2.0: the metadata of `ref`'s family, if its targets sent any.

@@ -58,8 +58,11 @@ struct ProtoBytes {
 
     /// `Sample { double value = 1; int64 timestamp = 2; }` (length-prefixed), fields with their
     /// default value left out as protobuf encoders do (a -0.0 value is kept).
-    @inline(__always) mutating func sample(_ s: Sample) {
-        uvarint(UInt64(ProtoWriter.sampleSize(s)))
+    /// A `Sample` message's length and body; `start` (remote-write 2.0's `start_timestamp`, field
+    /// 3) is written when it is not 0.
+    @inline(__always) mutating func sample(_ s: Sample, start: Int64 = 0) {
+        let startSize = start != 0 ? 1 + ProtoWriter.varintSize(UInt64(bitPattern: start)) : 0
+        uvarint(UInt64(ProtoWriter.sampleSize(s) + startSize))
         if s.value.bitPattern != 0 {
             byte(0x09)
             fixed64(s.value.bitPattern)
@@ -67,6 +70,10 @@ struct ProtoBytes {
         if s.timestamp != 0 {
             byte(0x10)
             uvarint(UInt64(bitPattern: s.timestamp))
+        }
+        if start != 0 {
+            byte(0x18)
+            uvarint(UInt64(bitPattern: start))
         }
     }
 

@@ -10,9 +10,13 @@ import OutpostModel
 struct WriteRequestV2Encoder {
     private var grouping = SampleGrouping()
     /// Per known series: its run in `grouping.order`, where its local label numbers start in
-    /// `localRefs`, its metadata (local help and unit numbers) and the TimeSeries' size.
+    /// `localRefs`, its metadata (local help and unit numbers), its samples' start time and the
+    /// TimeSeries' size.
     private var groups:
-        [(from: Int, to: Int, refs: Int, refCount: Int, type: UInt8, help: UInt32, unit: UInt32, size: Int)] = []
+        [(
+            from: Int, to: Int, refs: Int, refCount: Int, type: UInt8, help: UInt32, unit: UInt32, start: Int64,
+            size: Int
+        )] = []
     private var localRefs: [UInt32] = []
     /// By global symbol: its number in this request, valid when `stamp` equals `epoch`.
     private var localOf: [UInt32] = []
@@ -121,7 +125,10 @@ struct WriteRequestV2Encoder {
             let metadataSize = Self.metadataSize(type, help, unit)
             var size = run.samplesSize + 1 + ProtoWriter.varintSize(UInt64(metadataSize)) + metadataSize
             if refsSize > 0 { size += 1 + ProtoWriter.varintSize(UInt64(refsSize)) + refsSize }
-            groups.append((run.from, run.to, refsStart, localRefs.count - refsStart, type, help, unit, size))
+            // A sample body stays under 128 bytes with the start time too: its length prefix keeps one byte.
+            let start = labels.startTimestamp(ref)
+            if start != 0 { size += (run.to - run.from) * (1 + ProtoWriter.varintSize(UInt64(bitPattern: start))) }
+            groups.append((run.from, run.to, refsStart, localRefs.count - refsStart, type, help, unit, start, size))
             seriesTotal += 1 + ProtoWriter.varintSize(UInt64(size)) + size
             encoded += run.to - run.from
         }
@@ -177,7 +184,7 @@ struct WriteRequestV2Encoder {
                 w.packed(refs, g.refs..<(g.refs + g.refCount))
                 for k in g.from..<g.to {
                     w.byte(0x12)
-                    w.sample(samples[order[k]])
+                    w.sample(samples[order[k]], start: g.start)
                 }
                 w.metadata(type: g.type, help: g.help, unit: g.unit)
             }

@@ -92,6 +92,10 @@ public nonisolated struct Io_Prometheus_Write_V2_Sample: Sendable {
 
   public var timestamp: Int64 = 0
 
+  /// When the series (a counter, or a histogram's or summary's parts) started counting, in
+  /// milliseconds; 0 when unknown. From OpenMetrics `_created` lines.
+  public var startTimestamp: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -301,7 +305,7 @@ nonisolated extension Io_Prometheus_Write_V2_Exemplar: SwiftProtobuf.Message, Sw
 
 nonisolated extension Io_Prometheus_Write_V2_Sample: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Sample"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}value\0\u{1}timestamp\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}value\0\u{1}timestamp\0\u{3}start_timestamp\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -311,6 +315,7 @@ nonisolated extension Io_Prometheus_Write_V2_Sample: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularDoubleField(value: &self.value) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.timestamp) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.startTimestamp) }()
       default: break
       }
     }
@@ -323,12 +328,16 @@ nonisolated extension Io_Prometheus_Write_V2_Sample: SwiftProtobuf.Message, Swif
     if self.timestamp != 0 {
       try visitor.visitSingularInt64Field(value: self.timestamp, fieldNumber: 2)
     }
+    if self.startTimestamp != 0 {
+      try visitor.visitSingularInt64Field(value: self.startTimestamp, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Io_Prometheus_Write_V2_Sample, rhs: Io_Prometheus_Write_V2_Sample) -> Bool {
     if lhs.value != rhs.value {return false}
     if lhs.timestamp != rhs.timestamp {return false}
+    if lhs.startTimestamp != rhs.startTimestamp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -101,8 +101,9 @@ final class ScrapeLoop: Sendable {
             core.appendReport(up: error == nil, duration: duration, report: report, timestamp: timestamp)
             var appendError: String? = nil
             do {
-                try wal.append(core.samples, metadata: core.metadata, exemplars: core.exemplars)
+                try wal.append(core.samples, metadata: core.metadata, exemplars: core.exemplars, starts: core.starts)
             } catch {
+                core.reportAgain()
                 appendError = "WAL append failed: \(error)"
                 logger.error("WAL append failed, samples of this scrape lost", metadata: ["error": "\(error)"])
             }

@@ -70,6 +70,14 @@ public struct ScrapeLoopCore {
     private var lastExemplar: [Int32: UInt64] = [:]
     /// Exemplar hashes of the scrape in progress, committed when it succeeds.
     private var pendingExemplars: [(Int32, UInt64)] = []
+    /// Series whose start (`_created`) time the last successful scrape showed for the first time or
+    /// changed (OpenMetrics bodies only): appended to the WAL with the samples.
+    public private(set) var starts: [SeriesStart] = []
+    /// OpenMetrics: the counter, summary and histogram lines of the current family since its last
+    /// `_created` line — the points a `_created` line may belong to.
+    private var pointLines: [(entry: Int32, name: Range<Int>, labels: Range<Int>, type: MetricType)] = []
+    /// Start times found by the scrape in progress, committed when it succeeds.
+    private var pendingStarts: [(Int32, Int64)] = []
     /// The parsers' metadata-line buffer, kept between scrapes.
     private var metadataLines: [MetadataLine] = []
     /// Hashes of the metadata lines already reported (a changed line hashes differently).
@@ -104,7 +112,7 @@ public struct ScrapeLoopCore {
         switch body.isEmpty ? .prometheusText : format {
         case .openMetrics:
             var parser = OpenMetricsParser(body)
-            return ingestReadingMetadata(&parser, body: body, timestamp: timestamp)
+            return ingestReadingMetadata(&parser, body: body, timestamp: timestamp, readsStarts: true)
         case .prometheusText:
             var parser = TextParser(body)
             return ingestReadingMetadata(&parser, body: body, timestamp: timestamp)
@@ -117,11 +125,11 @@ public struct ScrapeLoopCore {
     }
 
     private mutating func ingestReadingMetadata<P: ExpositionParser>(
-        _ parser: inout P, body: UnsafeRawBufferPointer, timestamp: Int64
+        _ parser: inout P, body: UnsafeRawBufferPointer, timestamp: Int64, readsStarts: Bool = false
     ) -> Result<ScrapeReport, ScrapeBodyError> {
         metadataLines.removeAll(keepingCapacity: true)
         swap(&parser.metadata, &metadataLines)
-        let result = ingest(&parser, body: body, timestamp: timestamp)
+        let result = ingest(&parser, body: body, timestamp: timestamp, readsStarts: readsStarts)
         swap(&parser.metadata, &metadataLines)
         metadata.removeAll(keepingCapacity: true)
         if case .success = result { noteMetadata(body) }
@@ -165,12 +173,16 @@ public struct ScrapeLoopCore {
     }
 
     private mutating func ingest<P: ExpositionParser>(
-        _ parser: inout P, body: UnsafeRawBufferPointer, timestamp: Int64
+        _ parser: inout P, body: UnsafeRawBufferPointer, timestamp: Int64, readsStarts: Bool
     ) -> Result<ScrapeReport, ScrapeBodyError> {
         iteration &+= 1
         samples.removeAll(keepingCapacity: true)
         exemplars.removeAll(keepingCapacity: true)
         pendingExemplars.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        pendingStarts.removeAll(keepingCapacity: true)
+        pointLines.removeAll(keepingCapacity: true)
+        var metadataLinesSeen = 0
         current.removeAll(keepingCapacity: true)
         pendingTimestamps.removeAll(keepingCapacity: true)
         var report = ScrapeReport()
@@ -179,6 +191,23 @@ public struct ScrapeLoopCore {
         do {
             while try parser.next(&line) {
                 report.samplesScraped += 1
+                var pointLine = false
+                if readsStarts {
+                    // A metadata line opens a new family: the points before it are complete.
+                    if parser.metadata.count != metadataLinesSeen {
+                        metadataLinesSeen = parser.metadata.count
+                        pointLines.removeAll(keepingCapacity: true)
+                    }
+                    switch line.type {
+                    case .counter, .summary, .histogram:
+                        if Self.isCreatedLine(line, body) {
+                            noteCreated(line, body: body)
+                        } else {
+                            pointLine = true
+                        }
+                    default: break
+                    }
+                }
                 let key = UnsafeRawBufferPointer(rebasing: body[line.series])
                 let hash = SeriesCache.hash(key)
                 let explicit = options.honorTimestamps ? line.timestamp : nil
@@ -222,6 +251,7 @@ public struct ScrapeLoopCore {
                 // Series with their own timestamps are not tracked for staleness unless asked to be.
                 if first && (explicit == nil || options.trackTimestampsStaleness) { current.append(Int32(entry)) }
                 samples.append(Sample(ref: ref, timestamp: explicit ?? timestamp, value: line.value))
+                if pointLine { pointLines.append((Int32(entry), line.name, line.labels, line.type)) }
                 if let e = line.exemplar { noteExemplar(e, ref: ref, entry: entry, timestamp: timestamp, body: body) }
             }
         } catch let error as ExpositionError {
@@ -239,6 +269,10 @@ public struct ScrapeLoopCore {
             cache.setLastTimestamp(Int(e), ts)
         }
         for (e, h) in pendingExemplars { lastExemplar[e] = h }
+        for (e, start) in pendingStarts where cache.startTimestamp(Int(e)) != start {
+            cache.setStartTimestamp(Int(e), start)
+            starts.append(SeriesStart(ref: cache.entries[Int(e)].ref, start: start))
+        }
         for e in previous where cache.entries[Int(e)].lastSeen != iteration {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
             report.staleMarkers += 1
@@ -275,6 +309,72 @@ public struct ScrapeLoopCore {
         exemplars.append(exemplar)
     }
 
+    /// Whether `line` is the `_created` line of a counter, summary or histogram point.
+    private static func isCreatedLine(_ line: ExpositionSample, _ body: UnsafeRawBufferPointer) -> Bool {
+        line.name.count > 8
+            && UnsafeRawBufferPointer(rebasing: body[(line.name.upperBound - 8)..<line.name.upperBound]).elementsEqual(
+                "_created".utf8)
+    }
+
+    /// A `_created` line gives its point's lines (read just before it, same family stem, same
+    /// labels but `le` or `quantile`) their start time, in milliseconds truncated as Prometheus
+    /// converts OpenMetrics seconds. Compares bytes of the body only: nothing is allocated.
+    private mutating func noteCreated(_ line: ExpositionSample, body: UnsafeRawBufferPointer) {
+        defer { pointLines.removeAll(keepingCapacity: true) }
+        let ms = line.value * 1000
+        guard ms.isFinite, ms > -9.2e18, ms < 9.2e18, ms != 0 else { return }
+        let stem = line.name.lowerBound..<(line.name.upperBound - 8)
+        for p in pointLines
+        where Self.isPart(p.name, of: stem, body) && Self.samePoint(p.labels, p.type, line.labels, body) {
+            pendingStarts.append((p.entry, Int64(ms)))
+        }
+    }
+
+    private static let pointSuffixes: [[UInt8]] = ["", "_total", "_bucket", "_count", "_sum"].map { Array($0.utf8) }
+
+    /// Whether `name` is `stem` followed by one of the suffixes a point's lines carry.
+    private static func isPart(_ name: Range<Int>, of stem: Range<Int>, _ body: UnsafeRawBufferPointer) -> Bool {
+        guard name.count >= stem.count,
+            UnsafeRawBufferPointer(rebasing: body[name.lowerBound..<(name.lowerBound + stem.count)]).elementsEqual(
+                UnsafeRawBufferPointer(rebasing: body[stem]))
+        else { return false }
+        let rest = UnsafeRawBufferPointer(rebasing: body[(name.lowerBound + stem.count)..<name.upperBound])
+        return pointSuffixes.contains { rest.elementsEqual($0) }
+    }
+
+    /// Whether the label set `a` (of a line of `type`) equals `b` once a histogram's `le` or a
+    /// summary's `quantile` is left out of `a`.
+    private static func samePoint(
+        _ a: Range<Int>, _ type: MetricType, _ b: Range<Int>, _ body: UnsafeRawBufferPointer
+    ) -> Bool {
+        func bytes(_ r: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: body[r]) }
+        let skipped: String.UTF8View? =
+            switch type {
+            case .histogram: "le".utf8
+            case .summary: "quantile".utf8
+            default: nil
+            }
+        var pa = RawLabelPairs(body, a)
+        var pb = RawLabelPairs(body, b)
+        while true {
+            var x = pa.next()
+            if let name = x?.name, let skipped, bytes(name).elementsEqual(skipped) { x = pa.next() }
+            let y = pb.next()
+            guard let x, let y else { return x == nil && y == nil }
+            guard bytes(x.name).elementsEqual(bytes(y.name)), bytes(x.value).elementsEqual(bytes(y.value)) else {
+                return false
+            }
+        }
+    }
+
+    /// Forgets which metadata and start times were reported, so the next scrape reports them
+    /// again: for a WAL append that failed and lost them.
+    public mutating func reportAgain() {
+        lastMetadataDigest = 0
+        knownMetadataLines.removeAll()
+        cache.forgetStartTimestamps()
+    }
+
     /// A scrape that failed before a body arrived (connection refused, timeout, HTTP status):
     /// every series of the previous scrape gets a staleness marker.
     public mutating func failed(timestamp: Int64) {
@@ -288,6 +388,7 @@ public struct ScrapeLoopCore {
     private mutating func fail(_ error: ScrapeBodyError, timestamp: Int64) -> ScrapeBodyError {
         samples.removeAll(keepingCapacity: true)
         exemplars.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
         for e in previous {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
         }
@@ -308,6 +409,7 @@ public struct ScrapeLoopCore {
     /// went away.
     public mutating func endOfRun(timestamp: Int64) {
         samples.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
         for e in previous {
             samples.append(Sample(ref: cache.entries[Int(e)].ref, timestamp: timestamp, value: StaleNaN.value))
         }

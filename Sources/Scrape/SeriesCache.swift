@@ -25,6 +25,8 @@ struct SeriesCache {
     private var index: [Int32] = Array(repeating: -1, count: 1024)
     /// The newest explicit timestamp appended, for the few series that carry their own.
     private var explicitTimestamps: [Int32: Int64] = [:]
+    /// The start (`_created`) time last reported, for the series whose target exposes one.
+    private var startTimestamps: [Int32: Int64] = [:]
 
     var count: Int { entries.count }
 
@@ -72,24 +74,32 @@ struct SeriesCache {
 
     mutating func setLastTimestamp(_ e: Int, _ ts: Int64) { explicitTimestamps[Int32(e)] = ts }
 
+    /// The start time last reported for entry `e` (0: none).
+    func startTimestamp(_ e: Int) -> Int64 { startTimestamps[Int32(e)] ?? 0 }
+
+    mutating func setStartTimestamp(_ e: Int, _ ts: Int64) { startTimestamps[Int32(e)] = ts }
+
+    mutating func forgetStartTimestamps() { startTimestamps.removeAll() }
+
     /// Drops entries not seen since `oldest`.
     mutating func compact(keepingSeenSince oldest: UInt32) {
         let old = entries
         let oldArena = arena
         let oldTimestamps = explicitTimestamps
+        let oldStarts = startTimestamps
         entries.removeAll(keepingCapacity: true)
         arena.removeAll(keepingCapacity: true)
         explicitTimestamps.removeAll()
+        startTimestamps.removeAll()
         index = Array(repeating: -1, count: index.count)
         for (i, entry) in old.enumerated() where entry.lastSeen >= oldest {
             oldArena.withUnsafeBytes { a in
                 let start = Int(entry.keyStart)
                 let key = UnsafeRawBufferPointer(rebasing: a[start..<(start + Int(entry.keyLength))])
                 // Every kept key fitted before, so it fits again.
-                if let e = insert(key, hash: Self.hash(key), ref: entry.ref, seen: entry.lastSeen),
-                    let ts = oldTimestamps[Int32(i)]
-                {
-                    explicitTimestamps[Int32(e)] = ts
+                if let e = insert(key, hash: Self.hash(key), ref: entry.ref, seen: entry.lastSeen) {
+                    explicitTimestamps[Int32(e)] = oldTimestamps[Int32(i)]
+                    startTimestamps[Int32(e)] = oldStarts[Int32(i)]
                 }
             }
         }

@@ -24,12 +24,31 @@ public enum WALRecordType: UInt8, Sendable {
     case metadata = 4
     /// Reserved for native histograms.
     case histograms = 5
+    /// When series started counting (their `_created` time), for remote-write 2.0. Since version 2.
+    case starts = 6
 }
 
 /// The on-disk framing, shared by the writer, the reader and repair.
 public enum WALFormat {
     /// Every segment starts with these 8 bytes: "OPWAL", the format version, two reserved zeros.
-    public static let segmentHeader: [UInt8] = Array("OPWAL".utf8) + [1, 0, 0]
+    /// Writers write the newest version.
+    public static let segmentHeader: [UInt8] = Array("OPWAL".utf8) + [version, 0, 0]
+    /// Version 2 added the starts record; version 1 segments read the same otherwise.
+    public static let version: UInt8 = 2
+    public static let readableVersions: ClosedRange<UInt8> = 1...2
+
+    /// Whether `raw` begins with a segment header of a version this build reads.
+    public static func hasReadableHeader(_ raw: some Collection<UInt8>) -> Bool {
+        guard raw.count >= segmentHeader.count else { return false }
+        var i = raw.startIndex
+        for k in 0..<segmentHeader.count {
+            let b = raw[i]
+            let ok = k == 5 ? readableVersions.contains(b) : b == segmentHeader[k]
+            guard ok else { return false }
+            i = raw.index(after: i)
+        }
+        return true
+    }
     /// type (1) + payload length (4, LE) + CRC32C of type and payload (4, LE).
     public static let recordHeaderSize = 9
     /// The largest payload a reader accepts; anything larger is corruption.
@@ -121,6 +140,24 @@ public enum WALCodec {
                 MetricMetadata(
                     family: String(decoding: family, as: UTF8.self), type: type, help: String(decoding: help, as: UTF8.self),
                     unit: String(decoding: unit, as: UTF8.self)))
+        }
+        return true
+    }
+
+    /// Starts payload: repeated `uvarint ref, varint start` (milliseconds).
+    public static func appendStarts(_ out: inout [UInt8], _ starts: some Sequence<SeriesStart>) {
+        for s in starts {
+            appendUVarint(&out, s.ref.rawValue)
+            appendVarint(&out, s.start)
+        }
+    }
+
+    /// Decodes a starts payload; returns false if it is malformed.
+    public static func decodeStarts(_ payload: UnsafeRawBufferPointer, _ body: (SeriesStart) -> Void) -> Bool {
+        var r = ByteReader(payload)
+        while !r.isAtEnd {
+            guard let ref = r.uvarint(), let start = r.varint() else { return false }
+            body(SeriesStart(ref: SeriesRef(ref), start: start))
         }
         return true
     }

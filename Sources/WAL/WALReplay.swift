@@ -58,10 +58,11 @@ enum WALReplay {
             let size = FileIO.size(path) ?? 0
             try FileIO.read(fd, offset: 0, count: Int(size), into: &buffer, path: path)
             if buffer.count >= 8, buffer.prefix(5).elementsEqual(WALFormat.segmentHeader.prefix(5)),
-                buffer[5] != WALFormat.segmentHeader[5]
+                !WALFormat.readableVersions.contains(buffer[5])
             {
                 throw WALError(
-                    "\(path) has WAL format version \(buffer[5]); this Outpost reads version \(WALFormat.segmentHeader[5])")
+                    "\(path) has WAL format version \(buffer[5]); this Outpost reads versions "
+                        + "\(WALFormat.readableVersions.lowerBound) to \(WALFormat.readableVersions.upperBound)")
             }
             let scan = buffer.withUnsafeBytes { raw in
                 WALScan.records(raw) { type, payload in

@@ -38,7 +38,7 @@ enum WALScan {
             out.problem = .empty
             return out
         }
-        guard raw.prefix(header).elementsEqual(WALFormat.segmentHeader) else {
+        guard WALFormat.hasReadableHeader(raw) else {
             out.problem = .badHeader
             return out
         }

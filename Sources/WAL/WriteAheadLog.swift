@@ -55,6 +55,9 @@ public final class WriteAheadLog: Sendable {
         /// Every family's metadata as last written. Each segment starts with all of it, so a reader
         /// starting at any segment knows every family it will meet.
         var families: [String: MetricMetadata] = [:]
+        /// Every series' start time as last written (series that have one); each segment starts
+        /// with all of them too.
+        var starts: [UInt64: Int64] = [:]
     }
 
     public let options: Options
@@ -160,10 +163,12 @@ public final class WriteAheadLog: Sendable {
     }
 
     /// Appends one scrape's samples, preceded by a series record for every series not yet declared
-    /// in the head segment and a metadata record for `metadata` that changed (all families' at
-    /// the start of a segment), with one write. On failure nothing of this call stays in the file.
+    /// in the head segment, a metadata record for `metadata` that changed and a starts record for
+    /// `starts` that changed (all families' and all start times at the start of a segment), with
+    /// one write. On failure nothing of this call stays in the file.
     public func append(
-        _ samples: UnsafeBufferPointer<Sample>, metadata: [MetricMetadata] = [], exemplars: [Exemplar] = []
+        _ samples: UnsafeBufferPointer<Sample>, metadata: [MetricMetadata] = [], exemplars: [Exemplar] = [],
+        starts: [SeriesStart] = []
     ) throws(WALError) {
         guard !samples.isEmpty else { return }
         try state.withLock { (s) throws(WALError) in
@@ -218,6 +223,19 @@ public final class WriteAheadLog: Sendable {
                 s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .series, payload: $0) }
             }
             s.payload.removeAll(keepingCapacity: true)
+            var previousStarts: [(UInt64, Int64?)] = []
+            for start in starts where s.starts[start.ref.rawValue] != start.start {
+                previousStarts.append((start.ref.rawValue, s.starts[start.ref.rawValue]))
+                s.starts[start.ref.rawValue] = start.start
+                if !newSegment { WALCodec.appendStarts(&s.payload, CollectionOfOne(start)) }
+            }
+            if newSegment {
+                WALCodec.appendStarts(&s.payload, s.starts.sorted { $0.key < $1.key }.lazy.map { SeriesStart(ref: SeriesRef($0.key), start: $0.value) })
+            }
+            if !s.payload.isEmpty {
+                s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .starts, payload: $0) }
+                s.payload.removeAll(keepingCapacity: true)
+            }
             WALCodec.appendSamples(&s.payload, samples)
             s.payload.withUnsafeBytes { WALFormat.appendRecord(&s.buffer, type: .samples, payload: $0) }
             if !exemplars.isEmpty {
@@ -230,6 +248,7 @@ public final class WriteAheadLog: Sendable {
             } catch {
                 for (ref, previous) in s.declaredNow { s.declaredIn[ref] = previous }
                 for (family, previous) in previousFamilies { s.families[family] = previous }
+                for (ref, previous) in previousStarts { s.starts[ref] = previous }
                 recordFailure(error, samples: samples.count)
                 throw error
             }
@@ -245,8 +264,12 @@ public final class WriteAheadLog: Sendable {
     }
 
     /// Array convenience for ``append(_:)-(UnsafeBufferPointer<Sample>)``.
-    public func append(_ samples: [Sample], metadata: [MetricMetadata] = [], exemplars: [Exemplar] = []) throws(WALError) {
-        try samples.withUnsafeBufferPointer { (p) throws(WALError) in try append(p, metadata: metadata, exemplars: exemplars) }
+    public func append(
+        _ samples: [Sample], metadata: [MetricMetadata] = [], exemplars: [Exemplar] = [], starts: [SeriesStart] = []
+    ) throws(WALError) {
+        try samples.withUnsafeBufferPointer { (p) throws(WALError) in
+            try append(p, metadata: metadata, exemplars: exemplars, starts: starts)
+        }
     }
 
     private func recordFailure(_ error: WALError, samples: Int) {

@@ -18,9 +18,11 @@ import Glibc
         job_duration_seconds_bucket{le="+Inf"} 5
         job_duration_seconds_count 5
         job_duration_seconds_sum 7.5
+        job_duration_seconds_created 1789999000.25
         # TYPE jobs counter
         # HELP jobs Jobs run, "all" of them.
         jobs_total{queue="a"} 42 # {trace_id="t1"} 1.0 1790000000.5
+        jobs_created{queue="a"} 1789999999
         # EOF
 
         """
@@ -32,6 +34,8 @@ import Glibc
         var series: [String: (type: Io_Prometheus_Write_V2_Metadata.MetricType, help: String, unit: String, samples: Int)] = [:]
         var firstSymbolEmpty = true
         var metadata: [String: Prometheus_MetricMetadata] = [:]
+        /// Start timestamps received, by series.
+        var starts: [String: Set<Int64>] = [:]
         /// Exemplars received: series name, trace_id, timestamp.
         var exemplars: [(String, String, Int64)] = []
         var v1Requests = 0
@@ -69,6 +73,7 @@ import Glibc
                         previous + ts.samples.count
                     )
                     count += ts.samples.count
+                    s.starts[key, default: []].formUnion(ts.samples.map(\.startTimestamp))
                     for x in ts.exemplars {
                         let labels = stride(from: 0, to: x.labelsRefs.count - 1, by: 2).map {
                             (decoded.symbols[Int(x.labelsRefs[$0])], decoded.symbols[Int(x.labelsRefs[$0 + 1])])
@@ -139,6 +144,12 @@ import Glibc
             let counter = try #require(seen.series["__name__=jobs_total,\(base),queue=a"])
             #expect(counter.type == .counter)
             #expect(counter.help == "Jobs run, \"all\" of them.")
+            // `_created` lines give their points start timestamps (and stay series themselves).
+            #expect(seen.starts["__name__=jobs_total,\(base),queue=a"] == [1_789_999_999_000])
+            #expect(seen.starts["__name__=job_duration_seconds_bucket,\(base),le=+Inf"] == [1_789_999_000_250])
+            #expect(seen.starts["__name__=job_duration_seconds_sum,\(base)"] == [1_789_999_000_250])
+            #expect(seen.starts["__name__=jobs_created,\(base),queue=a"] == [0])
+            #expect(seen.starts["__name__=up,\(base)"] == [0])
             let up = try #require(seen.series["__name__=up,\(base)"])
             #expect(up.type == .unspecified && up.help == "")
             // The receiver's written count fell one short once: counted.
@@ -161,6 +172,66 @@ import Glibc
             #expect(final.exemplars.first?.0 == "jobs_total" && final.exemplars.first?.1 == "t1")
             #expect(final.exemplars.first?.2 == 1_790_000_000_500)
             #expect(DurabilityTests.metric(outpostPort, "outpost_remote_storage_exemplars_unconfirmed_total{remote_name=\"v2\"") == 1)
+        }
+    }
+
+    /// A counter restarts (new `_created`, value back to 0) in the middle of a round of many
+    /// scrapes: every sample still arrives with the start time of the body it was scraped from.
+    @Test func aRestartedCounterKeepsEachSampleWithItsOwnStart() async throws {
+        let dir = Harness.tempDir("rw2-start")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let outpostPort = Harness.freePort()
+        func body(_ value: Int, created: String) -> [UInt8] {
+            Array("# TYPE jobs counter\njobs_total \(value)\njobs_created \(created)\n# EOF\n".utf8)
+        }
+        let target = try TestTarget(
+            text: String(decoding: body(42, created: "1789999999"), as: UTF8.self),
+            headers: ["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"])
+        defer { target.stop() }
+        let samples = Mutex<[(value: Double, start: Int64)]>([])
+        let v2 = try TestHTTPServer { request in
+            guard let raw = unsnappy(request.body), let decoded = try? Io_Prometheus_Write_V2_Request(serializedBytes: raw)
+            else { return .respond(status: 400, headers: [], body: []) }
+            samples.withLock { all in
+                for ts in decoded.timeseries
+                where ts.labelsRefs.contains(where: { decoded.symbols[Int($0)] == "jobs_total" }) {
+                    all += ts.samples.map { ($0.value, $0.startTimestamp) }
+                }
+            }
+            return .respond(status: 204, headers: [], body: [])
+        }
+        defer { v2.stop() }
+        // Rounds of about twenty scrapes: the restart lands inside one.
+        let config = """
+            global: {scrape_interval: 100ms}
+            scrape_configs:
+              - job_name: jobs
+                static_configs: [{targets: ["127.0.0.1:\(target.port)"]}]
+            remote_write:
+              - url: http://127.0.0.1:\(v2.port)/api/v1/write
+                protobuf_message: io.prometheus.write.v2.Request
+                queue_config: {batch_send_deadline: 2s}
+            """
+        let outpost = try Harness.startOutpost(dir: dir, port: outpostPort, config: config).process
+        defer { if outpost.isRunning { kill(outpost.pid, SIGKILL) } }
+        try await outpost.showingLogOnFailure {
+            _ = try await Harness.eventually("first samples") { samples.withLock { $0.isEmpty ? nil : true } }
+            // About half a round (ten scrapes of seven samples) later, the counter restarts.
+            let appended = "outpost_wal_samples_appended_total"
+            let first = DurabilityTests.metric(outpostPort, appended) ?? 0
+            _ = try await Harness.eventually("ten more scrapes", timeout: .seconds(10), every: .milliseconds(50)) {
+                (DurabilityTests.metric(outpostPort, appended) ?? 0) >= first + 70 ? true : nil
+            }
+            target.set(body: body(0, created: "1790000100.5"))
+            let all = try await Harness.eventually("samples of the restarted counter") { () -> [(value: Double, start: Int64)]? in
+                let all = samples.withLock { $0 }
+                return all.filter { $0.value == 0 }.count >= 3 ? all : nil
+            }
+            let before = all.filter { $0.value == 42 }
+            let after = all.filter { $0.value == 0 }
+            #expect(before.count >= 5)
+            #expect(Set(before.map(\.start)) == [1_789_999_999_000])
+            #expect(Set(after.map(\.start)) == [1_790_000_100_500])
         }
     }
 

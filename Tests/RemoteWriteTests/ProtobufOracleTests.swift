@@ -4,6 +4,7 @@ import OutpostModel
 import RemoteWriteProto
 import SwiftProtobuf
 import Testing
+import WAL
 
 @testable import RemoteWrite
 
@@ -31,10 +32,13 @@ import Testing
         MetricMetadata(family: "http_request_duration_seconds", type: .histogram, help: "Latency.", unit: "seconds"),
     ]
 
-    static func cache(_ format: RemoteWriteConfig.ProtobufMessage) -> SeriesLabelCache {
+    static func cache(_ format: RemoteWriteConfig.ProtobufMessage, starts: [SeriesStart] = []) -> SeriesLabelCache {
         var c = SeriesLabelCache(externalLabels: external, format: format)
         for m in metadata { c.addMetadata(m) }
         for (ref, l) in series { c.add(SeriesRef(ref), Labels(l)) }
+        var record: [UInt8] = []
+        WALCodec.appendStarts(&record, starts)
+        #expect(record.withUnsafeBytes { c.addStarts($0) })
         return c
     }
 
@@ -70,9 +74,13 @@ import Testing
         #expect(encoder.buffer == bytes)
     }
 
-    @Test func version2MatchesSwiftProtobufByteForByteAndDecodesToTheSeries() throws {
+    /// Start times for the counter (recent) and the histogram (negative: ten varint bytes).
+    static let starts = [SeriesStart(ref: SeriesRef(1), start: 1_699_999_000_123), SeriesStart(ref: SeriesRef(2), start: -1)]
+
+    @Test(arguments: [[], starts])
+    func version2MatchesSwiftProtobufByteForByteAndDecodesToTheSeries(starts: [SeriesStart]) throws {
         var encoder = WriteRequestV2Encoder()
-        let (encoded, unknown, _) = encoder.encode(Self.samples, labels: Self.cache(.v2))
+        let (encoded, unknown, _) = encoder.encode(Self.samples, labels: Self.cache(.v2, starts: starts))
         #expect(encoded == 5 && unknown == 1)
         // Build the expected request: symbols in first-use order, "" first.
         var symbols = [""]
@@ -85,7 +93,13 @@ import Testing
         for g in Self.grouped() {
             var ts = Io_Prometheus_Write_V2_TimeSeries()
             for (n, v) in g.labels { ts.labelsRefs += [ref(n), ref(v)] }
-            ts.samples = g.samples.map { var s = Io_Prometheus_Write_V2_Sample(); s.value = $0.value; s.timestamp = $0.timestamp; return s }
+            ts.samples = g.samples.map { sample in
+                var s = Io_Prometheus_Write_V2_Sample()
+                s.value = sample.value
+                s.timestamp = sample.timestamp
+                s.startTimestamp = starts.first { $0.ref == sample.ref }?.start ?? 0
+                return s
+            }
             let name = g.labels.first { $0.0 == "__name__" }?.1 ?? ""
             var md = Io_Prometheus_Write_V2_Metadata()
             if let m = Self.metadata.first(where: { $0.family == name || name.hasPrefix($0.family + "_") }) {
@@ -110,6 +124,7 @@ import Testing
         #expect(labels.map(\.0) == ["__name__", "cluster", "code", "job"])
         #expect(labels.map(\.1) == ["http_requests_total", "eu-1", "200", "api"])
         #expect(first.metadata.type == .counter)
+        #expect(first.samples.map(\.startTimestamp) == (starts.isEmpty ? [0, 0] : [1_699_999_000_123, 1_699_999_000_123]))
         #expect(decoded.symbols[Int(first.metadata.helpRef)] == "Requests \"served\".\nAll of them.")
         let histogram = decoded.timeseries[1]
         #expect(histogram.metadata.type == .histogram)
