@@ -131,7 +131,10 @@ let package = Package(
         .testTarget(name: "ScrapeTests", dependencies: ["Scrape", "OutpostModel", "Relabel"], swiftSettings: strict),
         .testTarget(
             name: "RemoteWriteTests",
-            dependencies: ["RemoteWrite", "WAL", "OutpostModel", "Relabel", "CSnappy", "RemoteWriteProto", "OutpostConfig"],
+            dependencies: [
+                "RemoteWrite", "WAL", "OutpostModel", "Relabel", "CSnappy", "RemoteWriteProto", "OutpostConfig", "Telemetry",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Runs the real binary; CSnappy only to read what it sends.

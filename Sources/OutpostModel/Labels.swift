@@ -27,12 +27,33 @@ public struct Labels: Hashable, Sendable, CustomStringConvertible {
     /// Calls `body` with the name and value bytes of each label, in name order.
     @inlinable
     public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
-        try bytes.withUnsafeBytes { raw in
-            var reader = ByteReader(raw)
-            while !reader.isAtEnd {
-                guard let name = reader.lengthPrefixed(), let value = reader.lengthPrefixed() else { return }
-                try body(name, value)
-            }
+        try bytes.withUnsafeBytes { raw in try Self.forEach(canonical: raw, body) }
+    }
+
+    /// ``forEach(_:)`` over canonical label bytes held elsewhere (the WAL's series table). Names
+    /// and values under 128 bytes (one-byte lengths) take a short path without the varint reader.
+    @inlinable
+    public static func forEach(
+        canonical raw: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        guard let base = raw.baseAddress else { return }
+        let n = raw.count
+        var i = 0
+        while i < n {
+            let nameLength = Int(base.load(fromByteOffset: i, as: UInt8.self))
+            guard nameLength < 128, i + 1 + nameLength < n else { break }
+            let valueLength = Int(base.load(fromByteOffset: i + 1 + nameLength, as: UInt8.self))
+            guard valueLength < 128, i + 2 + nameLength + valueLength <= n else { break }
+            try body(
+                UnsafeRawBufferPointer(start: base + i + 1, count: nameLength),
+                UnsafeRawBufferPointer(start: base + i + 2 + nameLength, count: valueLength))
+            i += 2 + nameLength + valueLength
+        }
+        guard i < n else { return }
+        var reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[i...]))
+        while !reader.isAtEnd {
+            guard let name = reader.lengthPrefixed(), let value = reader.lengthPrefixed() else { return }
+            try body(name, value)
         }
     }
 

@@ -185,7 +185,8 @@ public final class RemoteEndpoint: Service {
         var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: start.position.segment, offset: 0))
         defer { reader.close() }
         var labels = SeriesLabelCache(
-            externalLabels: externalLabels, writeRelabel: config.writeRelabelConfigs, format: config.protobufMessage)
+            externalLabels: externalLabels, writeRelabel: config.writeRelabelConfigs, format: config.protobufMessage,
+            shared: wal)
         var lastMetadataSend = ContinuousClock.now
         var codec = BatchCodec()
         var scratch: [Sample] = []
@@ -246,7 +247,11 @@ public final class RemoteEndpoint: Service {
                     got = try reader.next(head: head, corrupt: { readError = $0 }) { record in
                         switch record.type {
                         case .series:
-                            _ = WALCodec.decodeSeries(record.payload) { ref, l in labels.add(ref, l) }
+                            if labels.shared != nil {
+                                _ = WALCodec.decodeSeriesBytes(record.payload) { ref, _ in labels.addDeclared(ref) }
+                            } else {
+                                _ = WALCodec.decodeSeries(record.payload) { ref, l in labels.add(ref, l) }
+                            }
                             if record.start >= consumed.position { consumed = WALCursor(position: record.end, skip: 0) }
                         case .metadata:
                             _ = WALCodec.decodeMetadata(record.payload) { labels.addMetadata($0) }

@@ -9,6 +9,10 @@ import WAL
 ///
 /// The WAL hands out dense refs from 1, so the blocks are found through arrays indexed by ref —
 /// no hashing on the send path, 12 bytes per series besides the labels themselves.
+///
+/// 1.0 without write relabeling keeps no labels at all when given the WAL (``shared``): the
+/// encoder reads each series' canonical labels from the WAL's series table and writes them as
+/// `Label` messages per request, rather than every series' labels being held twice.
 struct SeriesLabelCache {
     /// 1.0: protobuf `Label` messages per series; 2.0: symbol numbers per series (name, value, …).
     let format: RemoteWriteConfig.ProtobufMessage
@@ -33,14 +37,24 @@ struct SeriesLabelCache {
     private var lengths: [UInt32] = []
     private static let unknown = -1
     private static let dropped = -2
+    /// Known, labels in the WAL's series table.
+    private static let inTable = -3
+    /// Where the labels of 1.0 series without write relabeling are read from, when set.
+    let shared: WriteAheadLog?
     /// Refs beyond this are not from a WAL this process wrote; they are refused rather than sized for.
     private static let maxRef: UInt64 = 1 << 32
     private let externalLabels: Labels
-    private let external: [(name: [UInt8], value: [UInt8])]
+    typealias External = [(name: [UInt8], value: [UInt8])]
+    /// The external labels, sorted by name.
+    let external: External
     private let writeRelabel: [RelabelRule]
 
-    init(externalLabels: Labels, writeRelabel: [RelabelRule] = [], format: RemoteWriteConfig.ProtobufMessage = .v1) {
+    init(
+        externalLabels: Labels, writeRelabel: [RelabelRule] = [], format: RemoteWriteConfig.ProtobufMessage = .v1,
+        shared: WriteAheadLog? = nil
+    ) {
         self.format = format
+        self.shared = format == .v1 && writeRelabel.isEmpty ? shared : nil
         var ext: [(name: [UInt8], value: [UInt8])] = []
         externalLabels.forEach { n, v in ext.append((Array(n), Array(v))) }
         external = ext
@@ -57,7 +71,20 @@ struct SeriesLabelCache {
     }
 
     /// Whether `ref` has labels to send.
-    func isKnown(_ ref: SeriesRef) -> Bool { start(ref) >= 0 }
+    func isKnown(_ ref: SeriesRef) -> Bool {
+        let s = start(ref)
+        return s >= 0 || s == Self.inTable
+    }
+
+    /// Whether `ref`'s labels are read from the WAL's series table.
+    func isInTable(_ ref: SeriesRef) -> Bool { start(ref) == Self.inTable }
+
+    /// Records that the WAL declared `ref` (with ``shared``: nothing else to keep).
+    mutating func addDeclared(_ ref: SeriesRef) {
+        guard claim(ref) else { return }
+        starts[Int(ref.rawValue)] = Self.inTable
+        count += 1
+    }
 
     /// Whether write relabeling dropped `ref`.
     func isDropped(_ ref: SeriesRef) -> Bool { start(ref) == Self.dropped }
@@ -232,26 +259,38 @@ struct SeriesLabelCache {
             record(ref, from: start)
             return
         }
+        if shared != nil {
+            starts[Int(ref.rawValue)] = Self.inTable
+            count += 1
+            return
+        }
         let start = arena.count
-        // Merge the series' sorted labels with the sorted external labels; the series wins on a tie.
+        labels.bytes.withUnsafeBytes { canonical in
+            Self.forEachMerged(canonical, external) { ProtoWriter.label(&arena, name: $0, value: $1) }
+        }
+        record(ref, from: start)
+    }
+
+    /// Calls `body` with each label of canonical label bytes merged with the external labels, in
+    /// name order (both are sorted; the series' own label wins a tie).
+    @inline(__always)
+    static func forEachMerged(
+        _ canonical: UnsafeRawBufferPointer, _ external: External,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+    ) {
         var ext = 0
-        labels.forEach { name, value in
+        Labels.forEach(canonical: canonical) { name, value in
             while ext < external.count && external[ext].name.lexicographicallyPrecedes(name) {
-                external[ext].name.withUnsafeBytes { n in
-                    external[ext].value.withUnsafeBytes { v in ProtoWriter.label(&arena, name: n, value: v) }
-                }
+                external[ext].name.withUnsafeBytes { n in external[ext].value.withUnsafeBytes { v in body(n, v) } }
                 ext += 1
             }
             if ext < external.count && external[ext].name.elementsEqual(name) { ext += 1 }
-            ProtoWriter.label(&arena, name: name, value: value)
+            body(name, value)
         }
         while ext < external.count {
-            external[ext].name.withUnsafeBytes { n in
-                external[ext].value.withUnsafeBytes { v in ProtoWriter.label(&arena, name: n, value: v) }
-            }
+            external[ext].name.withUnsafeBytes { n in external[ext].value.withUnsafeBytes { v in body(n, v) } }
             ext += 1
         }
-        record(ref, from: start)
     }
 
     /// Calls `body` with the encoded labels of `ref`, or returns false if the series is unknown.

@@ -1,4 +1,5 @@
 import OutpostModel
+import WAL
 
 /// Minimal protobuf writing for the remote-write messages: varints, tags, fixed64.
 enum ProtoWriter {
@@ -17,6 +18,12 @@ enum ProtoWriter {
     @inline(__always)
     static func sampleSize(_ s: Sample) -> Int {
         (s.value.bitPattern != 0 ? 9 : 0) + (s.timestamp != 0 ? 1 + varintSize(UInt64(bitPattern: s.timestamp)) : 0)
+    }
+
+    /// The body size of a `Label` message.
+    @inline(__always)
+    static func labelSize(_ name: Int, _ value: Int) -> Int {
+        1 + varintSize(UInt64(name)) + name + 1 + varintSize(UInt64(value)) + value
     }
 
     /// `Label { string name = 1; string value = 2; }` as field 1 of a `TimeSeries`.
@@ -49,6 +56,18 @@ struct ProtoBytes {
             x >>= 7
         }
         byte(UInt8(x))
+    }
+
+    /// A `Label { string name = 1; string value = 2; }` as field 1 of a `TimeSeries`.
+    @inline(__always) mutating func label(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        byte(0x0a)
+        uvarint(UInt64(ProtoWriter.labelSize(name.count, value.count)))
+        byte(0x0a)
+        uvarint(UInt64(name.count))
+        bytes(name)
+        byte(0x12)
+        uvarint(UInt64(value.count))
+        bytes(value)
     }
 
     @inline(__always) mutating func fixed64(_ v: UInt64) {
@@ -92,68 +111,100 @@ struct ProtoBytes {
 struct WriteRequestEncoder {
     private var grouping = SampleGrouping()
     /// Runs of `order` holding one known series: from, to, and the TimeSeries' size.
-    private var groups: [(Int, Int, Int)] = []
+    private var groups: [(from: Int, to: Int, size: Int)] = []
+    /// Per exemplar sent: its index and the TimeSeries' size.
+    private var exemplarGroups: [(index: Int, size: Int)] = []
     private(set) var buffer: [UInt8] = []
 
     /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
-    /// relabeling, are skipped and counted.
+    /// relabeling, are skipped and counted. Series whose labels are in the WAL's table are read
+    /// from it under its lock, taken once for the request.
     mutating func encode(
         _ samples: [Sample], exemplars: [OutgoingExemplar] = [], labels: SeriesLabelCache
+    ) -> (encoded: Int, unknown: Int, dropped: Int) {
+        if let wal = labels.shared {
+            return wal.withSeriesTable { table in encode(samples, exemplars: exemplars, labels: labels, table: table) }
+        }
+        return encode(samples, exemplars: exemplars, labels: labels, table: nil)
+    }
+
+    /// The size of `ref`'s `Label` messages, external labels merged in; nil when the series is
+    /// unknown or dropped.
+    @inline(__always)
+    private static func labelsSize(
+        _ ref: SeriesRef, _ labels: SeriesLabelCache, _ table: SeriesTable?, _ external: SeriesLabelCache.External
+    ) -> Int? {
+        guard labels.isInTable(ref) else { return labels.isKnown(ref) ? labels.labelsLength(ref) : nil }
+        var size = 0
+        guard let table,
+            table.withLabels(ref, { canonical in
+                if external.isEmpty, let short = Self.shortLabelsSize(canonical) {
+                    size = short
+                    return
+                }
+                SeriesLabelCache.forEachMerged(canonical, external) { n, v in
+                    let body = ProtoWriter.labelSize(n.count, v.count)
+                    size += 1 + ProtoWriter.varintSize(UInt64(body)) + body
+                }
+            })
+        else { return nil }
+        return size
+    }
+
+    private mutating func encode(
+        _ samples: [Sample], exemplars: [OutgoingExemplar], labels: SeriesLabelCache, table: SeriesTable?
     ) -> (encoded: Int, unknown: Int, dropped: Int) {
         grouping.arrange(samples)
         let order = grouping.order
         // First pass: the series groups (runs of one ref in `order`), their sizes, and the total.
         groups.removeAll(keepingCapacity: true)
+        exemplarGroups.removeAll(keepingCapacity: true)
+        let external = labels.external
         var total = 0
         var encoded = 0
         var unknown = 0
         var dropped = 0
         for run in grouping.runs {
             let ref = samples[order[run.from]].ref
-            if labels.isKnown(ref) {
-                let seriesSize = labels.labelsLength(ref) + run.samplesSize
-                total += 1 + ProtoWriter.varintSize(UInt64(seriesSize)) + seriesSize
-                encoded += run.to - run.from
-                groups.append((run.from, run.to, seriesSize))
-            } else if labels.isDropped(ref) {
-                dropped += run.to - run.from
-            } else {
-                unknown += run.to - run.from
+            guard let labelsSize = Self.labelsSize(ref, labels, table, external) else {
+                if labels.isDropped(ref) { dropped += run.to - run.from } else { unknown += run.to - run.from }
+                continue
             }
+            let seriesSize = labelsSize + run.samplesSize
+            total += 1 + ProtoWriter.varintSize(UInt64(seriesSize)) + seriesSize
+            encoded += run.to - run.from
+            groups.append((run.from, run.to, seriesSize))
         }
         // Exemplars follow, one TimeSeries each (labels and the exemplar), as Prometheus sends them.
-        var exemplarSizes: [Int] = []
-        for e in exemplars where labels.isKnown(e.ref) {
+        for (index, e) in exemplars.enumerated() {
+            guard let labelsSize = Self.labelsSize(e.ref, labels, table, external) else { continue }
             let ex = e.size(labelsSize: e.labelBytes.count)
-            let series = labels.labelsLength(e.ref) + 1 + ProtoWriter.varintSize(UInt64(ex)) + ex
-            exemplarSizes.append(series)
+            let series = labelsSize + 1 + ProtoWriter.varintSize(UInt64(ex)) + ex
+            exemplarGroups.append((index, series))
             total += 1 + ProtoWriter.varintSize(UInt64(series)) + series
         }
         // Second pass: write the known groups.
         let groups = self.groups
+        let exemplarGroups = self.exemplarGroups
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: total))
         buffer.withUnsafeMutableBytes { raw in
             guard let base = raw.baseAddress else { return }
             var w = ProtoBytes(p: base)
-            for (from, to, seriesSize) in groups {
-                _ = labels.withLabels(samples[order[from]].ref) { labelBytes in
-                    w.byte(0x0a)
-                    w.uvarint(UInt64(seriesSize))
-                    w.bytes(labelBytes)
-                    for k in from..<to {
-                        let s = samples[order[k]]
-                        w.byte(0x12)
-                        w.sample(s)
-                    }
+            for g in groups {
+                w.byte(0x0a)
+                w.uvarint(UInt64(g.size))
+                Self.writeLabels(&w, samples[order[g.from]].ref, labels, table, external)
+                for k in g.from..<g.to {
+                    w.byte(0x12)
+                    w.sample(samples[order[k]])
                 }
             }
-            var k = 0
-            for e in exemplars where labels.isKnown(e.ref) {
+            for g in exemplarGroups {
+                let e = exemplars[g.index]
                 w.byte(0x0a)
-                w.uvarint(UInt64(exemplarSizes[k]))
-                k += 1
-                _ = labels.withLabels(e.ref) { w.bytes($0) }
+                w.uvarint(UInt64(g.size))
+                Self.writeLabels(&w, e.ref, labels, table, external)
                 w.byte(0x1a)
                 w.uvarint(UInt64(e.size(labelsSize: e.labelBytes.count)))
                 e.labelBytes.withUnsafeBytes { w.bytes($0) }
@@ -162,6 +213,57 @@ struct WriteRequestEncoder {
             precondition(w.p == base + total, "remote-write request size mismatch")
         }
         return (encoded, unknown, dropped)
+    }
+
+    /// When every name and value of `canonical` is shorter than 124 bytes, each `Label` message is
+    /// its canonical pair (one length byte each) plus four bytes: two tags, the message's length and
+    /// its field tag. Nil otherwise.
+    @inline(__always)
+    private static func shortLabelsSize(_ canonical: UnsafeRawBufferPointer) -> Int? {
+        guard let base = canonical.baseAddress else { return 0 }
+        var i = 0
+        var count = 0
+        while i < canonical.count {
+            let n = Int(base.load(fromByteOffset: i, as: UInt8.self))
+            guard i + 1 + n < canonical.count else { return nil }
+            let v = Int(base.load(fromByteOffset: i + 1 + n, as: UInt8.self))
+            guard n + v + 4 < 128 else { return nil }
+            i += 2 + n + v
+            count += 1
+        }
+        return i == canonical.count ? i + 4 * count : nil
+    }
+
+    /// Writes `ref`'s `Label` messages: from the WAL's table, merged with the external labels, or
+    /// as the label cache keeps them.
+    @inline(__always)
+    private static func writeLabels(
+        _ w: inout ProtoBytes, _ ref: SeriesRef, _ labels: SeriesLabelCache, _ table: SeriesTable?,
+        _ external: SeriesLabelCache.External
+    ) {
+        if labels.isInTable(ref), let table {
+            table.withLabels(ref) { canonical in
+                guard external.isEmpty, let base = canonical.baseAddress, shortLabelsSize(canonical) != nil else {
+                    SeriesLabelCache.forEachMerged(canonical, external) { w.label($0, $1) }
+                    return
+                }
+                // Short labels: the canonical length-prefixed name and value are the fields' bytes.
+                var i = 0
+                while i < canonical.count {
+                    let n = Int(base.load(fromByteOffset: i, as: UInt8.self))
+                    let v = Int(base.load(fromByteOffset: i + 1 + n, as: UInt8.self))
+                    w.byte(0x0a)
+                    w.byte(UInt8(n + v + 4))
+                    w.byte(0x0a)
+                    w.bytes(UnsafeRawBufferPointer(start: base + i, count: 1 + n))
+                    w.byte(0x12)
+                    w.bytes(UnsafeRawBufferPointer(start: base + i + 1 + n, count: 1 + v))
+                    i += 2 + n + v
+                }
+            }
+        } else {
+            _ = labels.withLabels(ref) { w.bytes($0) }
+        }
     }
 
     @inline(__always)

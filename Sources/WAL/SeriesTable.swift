@@ -4,7 +4,7 @@ import OutpostModel
 /// plus 24 bytes: the canonical label bytes of all series in one arena, an array of offsets
 /// indexed by ref (refs are dense), and an open-addressing index of refs keyed by a hash of the
 /// bytes. No allocation per series, no per-series object.
-struct SeriesTable {
+public struct SeriesTable: Sendable {
     private var arena: [UInt8] = []
     /// By ref (0 unused): where the labels start in `arena`, and their length (0: no such series).
     private var starts: [Int] = [0]
@@ -54,7 +54,7 @@ struct SeriesTable {
 
     /// Calls `body` with the labels of `ref`; false when the ref is unknown.
     @discardableResult
-    func withLabels(_ ref: SeriesRef, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    public func withLabels(_ ref: SeriesRef, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
         let r = Int(truncatingIfNeeded: ref.rawValue)
         guard ref.rawValue < UInt64(starts.count), lengths[r] > 0 else { return false }
         arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[starts[r]..<(starts[r] + Int(lengths[r]))])) }

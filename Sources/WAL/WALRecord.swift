@@ -95,7 +95,7 @@ public enum WALCodec {
     }
 
     /// Decodes a series payload without copying the labels; returns false if it is malformed.
-    static func decodeSeriesBytes(
+    public static func decodeSeriesBytes(
         _ payload: UnsafeRawBufferPointer, _ body: (SeriesRef, UnsafeRawBufferPointer) -> Void
     ) -> Bool {
         var r = ByteReader(payload)

@@ -38,7 +38,8 @@ public final class WriteAheadLog: Sendable {
         var firstSegment: Int = 0
         /// Sizes of the closed segments still on disk.
         var segmentSizes: [Int: Int64] = [:]
-        var series = SeriesTable()
+        /// How many series `table` holds, readable without its lock.
+        var seriesCount = 0
         /// By ref: the segment each series was last declared in (0: not in this process' segments yet).
         var declaredIn: [Int32] = [0]
         var buffer: [UInt8] = []
@@ -85,6 +86,9 @@ public final class WriteAheadLog: Sendable {
     /// `<path>/cursors`, holding one file per remote endpoint.
     public let cursorDirectory: String
     private let state: Mutex<State>
+    /// Every series' labels, by ref and by labels. Its own lock, taken after `state` when both are
+    /// needed, so remote endpoints can read labels without waiting for appends.
+    private let table: Mutex<SeriesTable>
     private let logger: Logger
     private let status: StatusBoard?
     private let registry: MetricsRegistry
@@ -128,8 +132,8 @@ public final class WriteAheadLog: Sendable {
         let replay = try WALReplay.run(directory: segmentDirectory, logger: logger)
         if replay.corruptions > 0 { corruptions.increment(by: Int64(replay.corruptions)) }
         var s = State()
-        s.series = replay.series
-        s.declaredIn = [Int32](repeating: 0, count: s.series.endRef)
+        s.seriesCount = replay.series.count
+        s.declaredIn = [Int32](repeating: 0, count: replay.series.endRef)
         s.firstSegment = replay.segments.first ?? replay.nextSegment
         s.segment = replay.nextSegment
         s.segmentSizes = replay.sizes
@@ -137,6 +141,7 @@ public final class WriteAheadLog: Sendable {
             if let cursor = CursorStore.load(directory: cursorDirectory, name: name) { s.readers[name] = cursor }
         }
         self.state = Mutex(s)
+        self.table = Mutex(replay.series)
         segmentGauge.set(Double(replay.nextSegment))
         logger.info(
             "WAL replay finished",
@@ -153,9 +158,13 @@ public final class WriteAheadLog: Sendable {
     public func seriesRef(for labels: Labels) -> SeriesRef {
         state.withLock { s in
             labels.bytes.withUnsafeBytes { bytes in
-                if let ref = s.series.ref(of: bytes) { return ref }
-                let ref = s.series.add(bytes)
-                s.declaredIn.append(contentsOf: repeatElement(0, count: s.series.endRef - s.declaredIn.count))
+                let (ref, added, endRef) = table.withLock { t -> (SeriesRef, Bool, Int) in
+                    if let ref = t.ref(of: bytes) { return (ref, false, t.endRef) }
+                    return (t.add(bytes), true, t.endRef)
+                }
+                guard added else { return ref }
+                s.seriesCount += 1
+                s.declaredIn.append(contentsOf: repeatElement(0, count: endRef - s.declaredIn.count))
                 seriesCreated.increment()
                 return ref
             }
@@ -215,7 +224,15 @@ public final class WriteAheadLog: Sendable {
                 if s.declaredIn[ref] != segment {
                     s.declaredNow.append((ref, s.declaredIn[ref]))
                     s.declaredIn[ref] = segment
-                    s.series.withLabels(sample.ref) { WALCodec.appendSeries(&payload, ref: sample.ref, canonical: $0) }
+                }
+            }
+            if !s.declaredNow.isEmpty {
+                let declared = s.declaredNow
+                table.withLock { t in
+                    for (ref, _) in declared {
+                        let r = SeriesRef(UInt64(ref))
+                        t.withLabels(r) { WALCodec.appendSeries(&payload, ref: r, canonical: $0) }
+                    }
                 }
             }
             swap(&payload, &s.payload)
@@ -402,7 +419,13 @@ public final class WriteAheadLog: Sendable {
     public var firstSegment: Int { state.withLock { $0.firstSegment } }
 
     /// Number of known series.
-    public var seriesCount: Int { state.withLock { $0.series.count } }
+    public var seriesCount: Int { state.withLock { $0.seriesCount } }
+
+    /// Calls `body` with the labels of every series (canonical label bytes by ref), under the
+    /// series table's lock: appends that declare series wait meanwhile, so keep it short.
+    public func withSeriesTable<R>(_ body: (SeriesTable) -> R) -> R {
+        table.withLock { body($0) }
+    }
 
     /// Newest sample timestamp appended, in milliseconds.
     public var highestTimestamp: Int64 { state.withLock { $0.highestTimestamp } }
@@ -479,7 +502,7 @@ public final class WriteAheadLog: Sendable {
     /// Publishes size and series counts to the status board and `/metrics`.
     public func publishStatus() {
         let (first, head, series, bytes) = state.withLock {
-            ($0.firstSegment, $0.segment, $0.series.count, $0.segmentSizes.values.reduce(0, +) + $0.offset)
+            ($0.firstSegment, $0.segment, $0.seriesCount, $0.segmentSizes.values.reduce(0, +) + $0.offset)
         }
         diskBytes.set(Double(bytes))
         guard let status else { return }

@@ -64,3 +64,29 @@ import Testing
         #expect(StaleNaN.value.bitPattern == 0x7ff0_0000_0000_0002)
     }
 }
+
+@Suite struct CanonicalWalkTests {
+    /// Short names and values take the one-byte-length path, long ones (two-byte lengths) the
+    /// varint reader, mixed in any order: the pairs come back the same either way.
+    @Test func longAndShortPairsWalkAlike() {
+        let long = String(repeating: "v", count: 200)
+        let pairs = [
+            ("__name__", "up"), ("a", long), (String(repeating: "n", count: 130), "x"), ("b", ""), ("c", "short"),
+        ]
+        let labels = Labels(pairs)
+        var seen: [(String, String)] = []
+        labels.bytes.withUnsafeBytes { raw in
+            Labels.forEach(canonical: raw) { n, v in
+                seen.append((String(decoding: n, as: UTF8.self), String(decoding: v, as: UTF8.self)))
+            }
+        }
+        #expect(seen.map(\.0) == ["__name__", "a", "c", String(repeating: "n", count: 130)])
+        #expect(seen.map(\.1) == ["up", long, "short", "x"])
+        // A truncated buffer stops without reading past its end.
+        var truncated: [(String, String)] = []
+        Array(labels.bytes.prefix(labels.bytes.count - 3)).withUnsafeBytes { raw in
+            Labels.forEach(canonical: raw) { n, _ in truncated.append((String(decoding: n, as: UTF8.self), "")) }
+        }
+        #expect(truncated.map(\.0) == ["__name__", "a", "c"])
+    }
+}

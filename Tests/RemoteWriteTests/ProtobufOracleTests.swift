@@ -1,8 +1,11 @@
 import Foundation
+import Logging
 import OutpostConfig
 import OutpostModel
+import Relabel
 import RemoteWriteProto
 import SwiftProtobuf
+import Telemetry
 import Testing
 import WAL
 
@@ -134,6 +137,44 @@ import WAL
         let untyped = decoded.timeseries[2]
         #expect(untyped.metadata.type == .unspecified && untyped.metadata.helpRef == 0)
         #expect(untyped.samples[0].value.bitPattern == (-0.0 as Double).bitPattern)
+    }
+
+    /// 1.0 without write relabeling reads labels from the WAL's series table instead of keeping a
+    /// copy: the requests must not change by a byte, with or without external labels.
+    @Test(arguments: [external, Labels.empty])
+    func version1WithLabelsFromTheWALEncodesTheSameBytes(external: Labels) throws {
+        let dir = NSTemporaryDirectory() + "outpost-rw-shared-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wal = try WriteAheadLog(
+            options: WriteAheadLog.Options(directory: dir), registry: MetricsRegistry(), logger: Logger(label: "test"))
+        defer { wal.close() }
+        // The known series, and one with a value too long for one-byte lengths.
+        let series = Self.series + [(4, [("__name__", "long_value"), ("v", String(repeating: "x", count: 300))])]
+        var shared = SeriesLabelCache(externalLabels: external, format: .v1, shared: wal)
+        var kept = SeriesLabelCache(externalLabels: external, format: .v1)
+        #expect(shared.shared != nil)
+        for (ref, l) in series {
+            #expect(wal.seriesRef(for: Labels(l)) == SeriesRef(ref))
+            shared.addDeclared(SeriesRef(ref))
+            kept.add(SeriesRef(ref), Labels(l))
+        }
+        let samples = Self.samples + [Sample(ref: SeriesRef(4), timestamp: 3, value: 4)]
+        let exemplars = ExemplarEncodingTests.exemplars(&kept)
+        var a = WriteRequestEncoder()
+        var b = WriteRequestEncoder()
+        let counts = a.encode(samples, exemplars: exemplars, labels: kept)
+        #expect(b.encode(samples, exemplars: exemplars, labels: shared) == counts)
+        #expect(counts.encoded == 6 && counts.unknown == 1)
+        #expect(a.buffer == b.buffer)
+        // Reused for another batch.
+        #expect(b.encode([Sample(ref: SeriesRef(3), timestamp: 9, value: 2)], labels: shared).encoded == 1)
+        #expect(a.encode([Sample(ref: SeriesRef(3), timestamp: 9, value: 2)], labels: kept).encoded == 1)
+        #expect(a.buffer == b.buffer)
+        // Write relabeling needs labels of its own: no sharing then.
+        let relabeled = SeriesLabelCache(
+            externalLabels: external, writeRelabel: [try RelabelRule(action: .drop, sourceLabels: ["room"], regex: "x")],
+            format: .v1, shared: wal)
+        #expect(relabeled.shared == nil)
     }
 
     @Test func theEncodersAreReusableAcrossBatches() throws {
