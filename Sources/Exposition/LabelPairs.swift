@@ -8,58 +8,17 @@ public enum LabelPairs {
         range: Range<Int>,
         _ visit: ([UInt8], [UInt8]) -> Void
     ) {
-        var i = range.lowerBound
-        let end = range.upperBound
-        func skipBlanks() {
-            while i < end, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: "\t") || body[i] == 0x0D { i += 1 }
-        }
-        func quotedString() -> [UInt8] {
-            i += 1  // opening quote
-            var out: [UInt8] = []
-            while i < end, body[i] != UInt8(ascii: "\"") {
-                if body[i] == UInt8(ascii: "\\"), i + 1 < end {
-                    appendEscape(body[i + 1], to: &out)
-                    i += 2
-                } else {
-                    out.append(body[i])
-                    i += 1
-                }
-            }
-            i += 1  // closing quote
-            return out
-        }
-        while i < end {
-            skipBlanks()
-            guard i < end else { return }
-            let name: [UInt8]
-            if body[i] == UInt8(ascii: "\"") {
-                name = quotedString()
-                skipBlanks()
-                if i >= end || body[i] != UInt8(ascii: "=") {  // the quoted metric name, not a label
-                    if i < end, body[i] == UInt8(ascii: ",") { i += 1 }
-                    continue
-                }
-            } else {
-                let nameStart = i
-                while i < end, isNameChar(body[i]) { i += 1 }
-                name = Array(body[nameStart..<i])
-            }
-            while i < end, body[i] != UInt8(ascii: "\"") { i += 1 }
-            let value = quotedString()
-            visit(name, value)
-            skipBlanks()
-            if i < end, body[i] == UInt8(ascii: ",") { i += 1 }
-        }
+        var pairs = RawLabelPairs(body, range)
+        while let (name, value) = pairs.next() { visit(unescaped(body, name), unescaped(body, value)) }
     }
 
-    /// The metric name of a sample line, unescaped when it was quoted.
-    public static func metricName(in body: UnsafeRawBufferPointer, _ sample: ExpositionSample) -> [UInt8] {
-        guard sample.nameQuoted else { return Array(body[sample.name]) }
+    /// The bytes of `range` with `\\`, `\"` and `\n` standing for one byte each.
+    private static func unescaped(_ body: UnsafeRawBufferPointer, _ range: Range<Int>) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(sample.name.count)
-        var i = sample.name.lowerBound
-        while i < sample.name.upperBound {
-            if body[i] == UInt8(ascii: "\\"), i + 1 < sample.name.upperBound {
+        out.reserveCapacity(range.count)
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if body[i] == UInt8(ascii: "\\"), i + 1 < range.upperBound {
                 appendEscape(body[i + 1], to: &out)
                 i += 2
             } else {
@@ -68,6 +27,11 @@ public enum LabelPairs {
             }
         }
         return out
+    }
+
+    /// The metric name of a sample line, unescaped when it was quoted.
+    public static func metricName(in body: UnsafeRawBufferPointer, _ sample: ExpositionSample) -> [UInt8] {
+        sample.nameQuoted ? unescaped(body, sample.name) : Array(body[sample.name])
     }
 
     /// `\\`, `\"` and `\n` stand for one byte; any other escape is kept as written, as Prometheus
@@ -85,7 +49,8 @@ public enum LabelPairs {
 }
 
 /// Walks the label pairs of a label set that a parser already validated, as raw byte ranges
-/// (escapes left as written), without allocating: for comparing label sets of one body.
+/// (escapes left as written), without allocating: ``LabelPairs`` unescapes what it finds, and the
+/// scrape loop compares label sets of one body with it.
 public struct RawLabelPairs {
     private let body: UnsafeRawBufferPointer
     private var i: Int
@@ -101,15 +66,21 @@ public struct RawLabelPairs {
     /// the set is passed over.
     public mutating func next() -> (name: Range<Int>, value: Range<Int>)? {
         while i < end {
-            while i < end, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: ",") { i += 1 }
+            // Blanks (the text format allows them) and the comma before a pair.
+            while i < end, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: "\t") || body[i] == 0x0D
+                || body[i] == UInt8(ascii: ",")
+            {
+                i += 1
+            }
             guard i < end else { return nil }
             let name: Range<Int>
             if body[i] == UInt8(ascii: "\"") {
                 name = quoted()
+                while i < end, body[i] == UInt8(ascii: " ") || body[i] == UInt8(ascii: "\t") { i += 1 }
                 if i >= end || body[i] != UInt8(ascii: "=") { continue }  // the metric name
             } else {
                 let start = i
-                while i < end, body[i] != UInt8(ascii: "=") { i += 1 }
+                while i < end, isNameChar(body[i]) { i += 1 }
                 name = start..<i
             }
             while i < end, body[i] != UInt8(ascii: "\"") { i += 1 }

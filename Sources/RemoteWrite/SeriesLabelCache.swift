@@ -230,6 +230,7 @@ struct SeriesLabelCache {
     /// Records `labels` for `ref`; a ref already known keeps its first encoding (series records repeat
     /// at the start of every segment with the same labels).
     mutating func add(_ ref: SeriesRef, _ labels: Labels) {
+        if shared != nil { return addDeclared(ref) }
         guard claim(ref) else { return }
         if format == .v2 {
             var b = LabelsBuilder(labels)
@@ -257,11 +258,6 @@ struct SeriesLabelCache {
             let start = arena.count
             b.labels().forEach { name, value in ProtoWriter.label(&arena, name: name, value: value) }
             record(ref, from: start)
-            return
-        }
-        if shared != nil {
-            starts[Int(ref.rawValue)] = Self.inTable
-            count += 1
             return
         }
         let start = arena.count
