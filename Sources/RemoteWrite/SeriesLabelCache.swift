@@ -32,7 +32,7 @@ struct SeriesLabelCache {
     private var startTimes: [Int64] = []
     /// 1.0: every family's metadata as last read, for `metadata_config` requests.
     private(set) var families: [String: MetricMetadata] = [:]
-    /// By ref: where the series' block starts in `arena`, or ``unknown`` / ``dropped``.
+    /// By ref: where the series' block starts in `arena`, or ``unknown`` / ``dropped`` / ``inTable``.
     private var starts: [Int] = []
     private var lengths: [UInt32] = []
     private static let unknown = -1

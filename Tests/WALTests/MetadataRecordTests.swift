@@ -6,16 +6,7 @@ import Testing
 
 @Suite struct MetadataRecordTests {
     static func metadata(in wal: WriteAheadLog, from start: WALPosition) throws -> [[MetricMetadata]] {
-        var reader = WALReader(directory: wal.segmentDirectory, position: start)
-        defer { reader.close() }
-        var records: [[MetricMetadata]] = []
-        while try reader.next(head: wal.head, corrupt: { Issue.record("corrupt: \($0)") }, { record in
-            guard record.type == .metadata else { return }
-            var entries: [MetricMetadata] = []
-            #expect(WALCodec.decodeMetadata(record.payload) { entries.append($0) })
-            records.append(entries)
-        }) {}
-        return records
+        try records(of: .metadata, in: wal, from: start, WALCodec.decodeMetadata)
     }
 
     @Test func changesAreWrittenOnceAndEverySegmentStartsWithAll() throws {

@@ -6,16 +6,8 @@ import Testing
 
 @Suite struct StartsRecordTests {
     static func starts(in wal: WriteAheadLog, segment: Int) throws -> [[SeriesStart]] {
-        var reader = WALReader(directory: wal.segmentDirectory, position: WALPosition(segment: segment, offset: 0))
-        defer { reader.close() }
-        var records: [[SeriesStart]] = []
-        while try reader.next(head: wal.head, corrupt: { Issue.record("corrupt: \($0)") }, { record in
-            guard record.start.segment == segment, record.type == .starts else { return }
-            var entries: [SeriesStart] = []
-            #expect(WALCodec.decodeStarts(record.payload) { entries.append($0) })
-            records.append(entries)
-        }) {}
-        return records
+        try records(
+            of: .starts, in: wal, from: WALPosition(segment: segment, offset: 0), segment: segment, WALCodec.decodeStarts)
     }
 
     @Test func changesAreWrittenOnceAndEverySegmentStartsWithAll() throws {

@@ -36,3 +36,21 @@ func readAll(_ wal: WriteAheadLog, from start: WALPosition) throws -> (series: [
     }) {}
     return (series, samples)
 }
+
+/// The entries of every `type` record from `start` up to the head (only those in `segment`, when
+/// given), one array per record, decoded by `decode` (a `WALCodec` decoder).
+func records<T>(
+    of type: WALRecordType, in wal: WriteAheadLog, from start: WALPosition, segment: Int? = nil,
+    _ decode: (UnsafeRawBufferPointer, (T) -> Void) -> Bool
+) throws -> [[T]] {
+    var reader = WALReader(directory: wal.segmentDirectory, position: start)
+    defer { reader.close() }
+    var out: [[T]] = []
+    while try reader.next(head: wal.head, corrupt: { Issue.record("corrupt: \($0)") }, { record in
+        guard record.type == type, segment.map({ $0 == record.start.segment }) ?? true else { return }
+        var entries: [T] = []
+        #expect(decode(record.payload) { entries.append($0) })
+        out.append(entries)
+    }) {}
+    return out
+}
