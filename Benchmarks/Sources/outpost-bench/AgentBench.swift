@@ -356,6 +356,9 @@ func agentBenchmark(_ names: [String]) {
                     args = [
                         "-promscrape.config=\(dir)/scrape.yml", "-remoteWrite.url=http://127.0.0.1:\(sinkPort)/api/v1/write",
                         "-remoteWrite.tmpDataPath=\(data)", "-httpListenAddr=127.0.0.1:\(agentPort)", "-loggerLevel=ERROR",
+                        // Outpost and Prometheus take bodies of any size by default; vmagent stops at
+                        // 16 MB, below one `wide` target (~20 MB), and would scrape nothing there.
+                        "-promscrape.maxScrapeSize=1073741824",
                     ]
                 }
                 guard let child = Child(binary, args, log: dir + "/\(agent)-\(round).log") else {
