@@ -43,7 +43,7 @@ import Glibc
         let dir = Harness.tempDir("exposition")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let om = try TestTarget(
-            text: Self.openMetricsBody, headers: ["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"])
+            text: Self.openMetricsBody, headers: [TestTarget.openMetricsHeader])
         let gz = try TestTarget(
             body: try gzipped("# TYPE gz_metric gauge\ngz_metric{kind=\"compressed\"} 42\n"),
             headers: ["Content-Type: text/plain; version=0.0.4", "Content-Encoding: gzip"])

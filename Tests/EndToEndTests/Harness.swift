@@ -360,3 +360,8 @@ func gzipped(_ text: String) throws -> [UInt8] {
     guard out.count > 10 else { throw HarnessError("gzip failed") }
     return out
 }
+
+extension TestTarget {
+    /// The response header of a target that serves OpenMetrics.
+    static let openMetricsHeader = "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"
+}

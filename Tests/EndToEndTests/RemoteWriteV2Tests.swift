@@ -51,7 +51,7 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let outpostPort = Harness.freePort()
         let target = try TestTarget(
-            text: Self.exposition, headers: ["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"])
+            text: Self.exposition, headers: [TestTarget.openMetricsHeader])
         defer { target.stop() }
         let receiver = Receiver()
         let v2 = try TestHTTPServer { request in
@@ -186,7 +186,7 @@ import Glibc
         }
         let target = try TestTarget(
             text: String(decoding: body(42, created: "1789999999"), as: UTF8.self),
-            headers: ["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"])
+            headers: [TestTarget.openMetricsHeader])
         defer { target.stop() }
         let samples = Mutex<[(value: Double, start: Int64)]>([])
         let v2 = try TestHTTPServer { request in
@@ -247,7 +247,7 @@ import Glibc
             "# TYPE requests counter\nrequests_total 5 # {trace_id=\"\(trace)\"} 1.5 \(t)\n# EOF\n"
         }
         let target = try TestTarget(
-            text: body("abc123", at: stamp), headers: ["Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"])
+            text: body("abc123", at: stamp), headers: [TestTarget.openMetricsHeader])
         defer { target.stop() }
         let config = """
             global: {scrape_interval: 200ms}
