@@ -61,4 +61,52 @@ public enum TableHash {
         h = mix(a ^ p1, b ^ h)
         return mix(h ^ p0, p1 ^ UInt64(truncatingIfNeeded: n))
     }
+
+    @usableFromInline static let m: UInt64 = 0xc6a4_a793_5bd1_e995
+
+    /// A second lane for ``hash128(_:)``: each step is a bijection of the state for a given word
+    /// (multiply by an odd constant, xor-shift), so no word can erase the words before it and two
+    /// keys of one length that differ in a single word never collide.
+    @inlinable @inline(__always)
+    static func absorb(_ h: UInt64, _ word: UInt64) -> UInt64 {
+        var k = word &* m
+        k ^= k >> 47
+        k &*= m
+        return (h ^ k) &* m
+    }
+
+    /// 128 bits of `bytes`, for tables that keep a key's hash instead of the key: the first half
+    /// is ``hash(_:)``, the second an independent function of the same 64-bit words. Two different
+    /// keys share both halves with a probability near 2⁻¹²⁸.
+    @inlinable
+    public static func hash128(_ bytes: UnsafeRawBufferPointer) -> (low: UInt64, high: UInt64) {
+        let n = bytes.count
+        var h = p0 ^ UInt64(truncatingIfNeeded: n)
+        var g = p1 ^ (UInt64(truncatingIfNeeded: n) &* m)
+        guard let base = bytes.baseAddress, n > 0 else { return (mix(h, p1), absorb(g, 0)) }
+        var i = 0
+        while i + 16 <= n {
+            let a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let b = base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+            h = mix(a ^ p1, b ^ h)
+            g = absorb(absorb(g, a), b)
+            i += 16
+        }
+        var a: UInt64 = 0
+        var b: UInt64 = 0
+        let rest = n - i
+        if rest >= 8 {
+            a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            b = base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        } else if rest > 0 {
+            for k in 0..<rest { a |= UInt64(base.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k)) }
+            b = UInt64(truncatingIfNeeded: rest)
+        }
+        h = mix(a ^ p1, b ^ h)
+        g = absorb(absorb(g, a), b)
+        g ^= g >> 47
+        g &*= m
+        g ^= g >> 47
+        return (mix(h ^ p0, p1 ^ UInt64(truncatingIfNeeded: n)), g)
+    }
 }

@@ -208,14 +208,13 @@ public struct ScrapeLoopCore {
                     default: break
                     }
                 }
-                let key = UnsafeRawBufferPointer(rebasing: body[line.series])
-                let hash = SeriesCache.hash(key)
+                let key = SeriesCache.key(UnsafeRawBufferPointer(rebasing: body[line.series]))
                 let explicit = options.honorTimestamps ? line.timestamp : nil
                 let entry: Int
                 /// Whether this line is the series' first in this scrape (a repeat with its own
                 /// timestamp is appended again, but tracked for staleness once).
                 var first = true
-                if let e = cache.find(key, hash: hash) {
+                if let e = cache.find(key) {
                     first = cache.entries[e].lastSeen != iteration
                     // A series repeated without its own timestamp is a duplicate: the first one counts.
                     if !first && explicit == nil {
@@ -232,8 +231,8 @@ public struct ScrapeLoopCore {
                     } else {
                         ref = SeriesCache.dropped
                     }
-                    guard let e = cache.insert(key, hash: hash, ref: ref, seen: iteration) else {
-                        throw ScrapeBodyError(message: "scrape cache full: the target's series keys exceed 4 GiB")
+                    guard let e = cache.insert(key, ref: ref, seen: iteration) else {
+                        throw ScrapeBodyError(message: "series ref \(ref.rawValue) beyond 32 bits")
                     }
                     entry = e
                 }
