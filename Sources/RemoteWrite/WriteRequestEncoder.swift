@@ -110,51 +110,99 @@ struct ProtoBytes {
 /// (one scrape's worth); then the samples keep their order and nothing is sorted.
 struct WriteRequestEncoder {
     private var grouping = SampleGrouping()
-    /// Runs of `order` holding one known series: from, to, and the TimeSeries' size.
-    private var groups: [(from: Int, to: Int, size: Int)] = []
+    /// Runs of `order` holding one known series: the run's number, from, to, and the TimeSeries' size.
+    private var groups: [(run: Int, from: Int, to: Int, size: Int)] = []
     /// Per exemplar sent: its index and the TimeSeries' size.
     private var exemplarGroups: [(index: Int, size: Int)] = []
     private(set) var buffer: [UInt8] = []
+    /// The canonical labels of the request's series that the WAL's table holds, copied out under
+    /// its lock once per request; by run and by exemplar, where each one's are (-1: not here).
+    private var tableLabels: [UInt8] = []
+    private var runLabels: [Range<Int>] = []
+    private var exemplarLabels: [Range<Int>] = []
+
+    private static let notInTable = -1..<(-1)
 
     /// Encodes `samples`; samples whose series is unknown to `labels`, or dropped by write
-    /// relabeling, are skipped and counted. Series whose labels are in the WAL's table are read
-    /// from it under its lock, taken once for the request.
+    /// relabeling, are skipped and counted. Series whose labels are in the WAL's table are copied
+    /// from it first, under its lock, taken once for the request.
     mutating func encode(
         _ samples: [Sample], exemplars: [OutgoingExemplar] = [], labels: SeriesLabelCache
     ) -> (encoded: Int, unknown: Int, dropped: Int) {
-        if let wal = labels.shared {
-            return wal.withSeriesTable { table in encode(samples, exemplars: exemplars, labels: labels, table: table) }
+        grouping.arrange(samples)
+        var scratch: [UInt8] = []
+        var runs: [Range<Int>] = []
+        var exemplarRuns: [Range<Int>] = []
+        swap(&scratch, &tableLabels)
+        swap(&runs, &runLabels)
+        swap(&exemplarRuns, &exemplarLabels)
+        defer {
+            swap(&scratch, &tableLabels)
+            swap(&runs, &runLabels)
+            swap(&exemplarRuns, &exemplarLabels)
         }
-        return encode(samples, exemplars: exemplars, labels: labels, table: nil)
+        scratch.removeAll(keepingCapacity: true)
+        runs.removeAll(keepingCapacity: true)
+        exemplarRuns.removeAll(keepingCapacity: true)
+        if let wal = labels.shared {
+            let order = grouping.order
+            let refs = grouping.runs.lazy.map { samples[order[$0.from]].ref }
+            wal.withSeriesTable { table in
+                Self.gather(table, refs, labels, &scratch, &runs)
+                Self.gather(table, exemplars.lazy.map(\.ref), labels, &scratch, &exemplarRuns)
+            }
+        }
+        return scratch.withUnsafeBytes { all in
+            encode(samples, exemplars: exemplars, labels: labels, table: all, runs: runs, exemplarRuns: exemplarRuns)
+        }
     }
 
-    /// The size of `ref`'s `Label` messages, external labels merged in; nil when the series is
+    /// Copies the labels of the series of `refs` that `labels` says are in `table` to `scratch`,
+    /// noting where each one's are.
+    private static func gather(
+        _ table: SeriesTable, _ refs: some Sequence<SeriesRef>, _ labels: SeriesLabelCache, _ scratch: inout [UInt8],
+        _ ranges: inout [Range<Int>]
+    ) {
+        for ref in refs {
+            let from = scratch.count
+            if labels.isInTable(ref) && table.appendLabels(ref, to: &scratch) {
+                ranges.append(from..<scratch.count)
+            } else {
+                ranges.append(notInTable)
+            }
+        }
+    }
+
+    /// The canonical labels gathered from the table for a run or exemplar, if any.
+    @inline(__always)
+    private static func canonical(_ all: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ i: Int) -> UnsafeRawBufferPointer? {
+        guard i < ranges.count, ranges[i].lowerBound >= 0 else { return nil }
+        return UnsafeRawBufferPointer(rebasing: all[ranges[i]])
+    }
+
+    /// The size of a series' `Label` messages, external labels merged in; nil when the series is
     /// unknown or dropped.
     @inline(__always)
     private static func labelsSize(
-        _ ref: SeriesRef, _ labels: SeriesLabelCache, _ table: SeriesTable?, _ external: SeriesLabelCache.External
+        _ ref: SeriesRef, _ canonical: UnsafeRawBufferPointer?, _ labels: SeriesLabelCache,
+        _ external: SeriesLabelCache.External
     ) -> Int? {
-        guard labels.isInTable(ref) else { return labels.isKnown(ref) ? labels.labelsLength(ref) : nil }
+        guard let canonical else {
+            return !labels.isInTable(ref) && labels.isKnown(ref) ? labels.labelsLength(ref) : nil
+        }
+        if external.isEmpty, let short = Self.shortLabelsSize(canonical) { return short }
         var size = 0
-        guard let table,
-            table.withLabels(ref, { canonical in
-                if external.isEmpty, let short = Self.shortLabelsSize(canonical) {
-                    size = short
-                    return
-                }
-                SeriesLabelCache.forEachMerged(canonical, external) { n, v in
-                    let body = ProtoWriter.labelSize(n.count, v.count)
-                    size += 1 + ProtoWriter.varintSize(UInt64(body)) + body
-                }
-            })
-        else { return nil }
+        SeriesLabelCache.forEachMerged(canonical, external) { n, v in
+            let body = ProtoWriter.labelSize(n.count, v.count)
+            size += 1 + ProtoWriter.varintSize(UInt64(body)) + body
+        }
         return size
     }
 
     private mutating func encode(
-        _ samples: [Sample], exemplars: [OutgoingExemplar], labels: SeriesLabelCache, table: SeriesTable?
+        _ samples: [Sample], exemplars: [OutgoingExemplar], labels: SeriesLabelCache, table all: UnsafeRawBufferPointer,
+        runs tableRuns: [Range<Int>], exemplarRuns: [Range<Int>]
     ) -> (encoded: Int, unknown: Int, dropped: Int) {
-        grouping.arrange(samples)
         let order = grouping.order
         // First pass: the series groups (runs of one ref in `order`), their sizes, and the total.
         groups.removeAll(keepingCapacity: true)
@@ -164,20 +212,21 @@ struct WriteRequestEncoder {
         var encoded = 0
         var unknown = 0
         var dropped = 0
-        for run in grouping.runs {
+        for (i, run) in grouping.runs.enumerated() {
             let ref = samples[order[run.from]].ref
-            guard let labelsSize = Self.labelsSize(ref, labels, table, external) else {
+            guard let labelsSize = Self.labelsSize(ref, Self.canonical(all, tableRuns, i), labels, external) else {
                 if labels.isDropped(ref) { dropped += run.to - run.from } else { unknown += run.to - run.from }
                 continue
             }
             let seriesSize = labelsSize + run.samplesSize
             total += 1 + ProtoWriter.varintSize(UInt64(seriesSize)) + seriesSize
             encoded += run.to - run.from
-            groups.append((run.from, run.to, seriesSize))
+            groups.append((i, run.from, run.to, seriesSize))
         }
         // Exemplars follow, one TimeSeries each (labels and the exemplar), as Prometheus sends them.
         for (index, e) in exemplars.enumerated() {
-            guard let labelsSize = Self.labelsSize(e.ref, labels, table, external) else { continue }
+            guard let labelsSize = Self.labelsSize(e.ref, Self.canonical(all, exemplarRuns, index), labels, external)
+            else { continue }
             let ex = e.size(labelsSize: e.labelBytes.count)
             let series = labelsSize + 1 + ProtoWriter.varintSize(UInt64(ex)) + ex
             exemplarGroups.append((index, series))
@@ -194,7 +243,7 @@ struct WriteRequestEncoder {
             for g in groups {
                 w.byte(0x0a)
                 w.uvarint(UInt64(g.size))
-                Self.writeLabels(&w, samples[order[g.from]].ref, labels, table, external)
+                Self.writeLabels(&w, samples[order[g.from]].ref, Self.canonical(all, tableRuns, g.run), labels, external)
                 for k in g.from..<g.to {
                     w.byte(0x12)
                     w.sample(samples[order[k]])
@@ -204,7 +253,7 @@ struct WriteRequestEncoder {
                 let e = exemplars[g.index]
                 w.byte(0x0a)
                 w.uvarint(UInt64(g.size))
-                Self.writeLabels(&w, e.ref, labels, table, external)
+                Self.writeLabels(&w, e.ref, Self.canonical(all, exemplarRuns, g.index), labels, external)
                 w.byte(0x1a)
                 w.uvarint(UInt64(e.size(labelsSize: e.labelBytes.count)))
                 e.labelBytes.withUnsafeBytes { w.bytes($0) }
@@ -234,35 +283,33 @@ struct WriteRequestEncoder {
         return i == canonical.count ? i + 4 * count : nil
     }
 
-    /// Writes `ref`'s `Label` messages: from the WAL's table, merged with the external labels, or
-    /// as the label cache keeps them.
+    /// Writes a series' `Label` messages: its canonical labels from the WAL's table merged with
+    /// the external labels, or as the label cache keeps them.
     @inline(__always)
     private static func writeLabels(
-        _ w: inout ProtoBytes, _ ref: SeriesRef, _ labels: SeriesLabelCache, _ table: SeriesTable?,
+        _ w: inout ProtoBytes, _ ref: SeriesRef, _ canonical: UnsafeRawBufferPointer?, _ labels: SeriesLabelCache,
         _ external: SeriesLabelCache.External
     ) {
-        if labels.isInTable(ref), let table {
-            table.withLabels(ref) { canonical in
-                guard external.isEmpty, let base = canonical.baseAddress, shortLabelsSize(canonical) != nil else {
-                    SeriesLabelCache.forEachMerged(canonical, external) { w.label($0, $1) }
-                    return
-                }
-                // Short labels: the canonical length-prefixed name and value are the fields' bytes.
-                var i = 0
-                while i < canonical.count {
-                    let n = Int(base.load(fromByteOffset: i, as: UInt8.self))
-                    let v = Int(base.load(fromByteOffset: i + 1 + n, as: UInt8.self))
-                    w.byte(0x0a)
-                    w.byte(UInt8(n + v + 4))
-                    w.byte(0x0a)
-                    w.bytes(UnsafeRawBufferPointer(start: base + i, count: 1 + n))
-                    w.byte(0x12)
-                    w.bytes(UnsafeRawBufferPointer(start: base + i + 1 + n, count: 1 + v))
-                    i += 2 + n + v
-                }
-            }
-        } else {
+        guard let canonical else {
             _ = labels.withLabels(ref) { w.bytes($0) }
+            return
+        }
+        guard external.isEmpty, let base = canonical.baseAddress, shortLabelsSize(canonical) != nil else {
+            SeriesLabelCache.forEachMerged(canonical, external) { w.label($0, $1) }
+            return
+        }
+        // Short labels: the canonical length-prefixed name and value are the fields' bytes.
+        var i = 0
+        while i < canonical.count {
+            let n = Int(base.load(fromByteOffset: i, as: UInt8.self))
+            let v = Int(base.load(fromByteOffset: i + 1 + n, as: UInt8.self))
+            w.byte(0x0a)
+            w.byte(UInt8(n + v + 4))
+            w.byte(0x0a)
+            w.bytes(UnsafeRawBufferPointer(start: base + i, count: 1 + n))
+            w.byte(0x12)
+            w.bytes(UnsafeRawBufferPointer(start: base + i + 1 + n, count: 1 + v))
+            i += 2 + n + v
         }
     }
 

@@ -1,20 +1,32 @@
 import OutpostModel
 
-/// Every series the WAL knows, by ref and by labels, in as little memory as the labels themselves
-/// plus 24 bytes: the canonical label bytes of all series in one arena, an array of offsets
-/// indexed by ref (refs are dense), and an open-addressing index of refs keyed by a hash of the
-/// bytes. No allocation per series, no per-series object.
+/// Every series the WAL knows, by ref and by labels, in little more memory than the distinct
+/// strings among them: each label name and value is stored once as a symbol, and a series is the
+/// varint ids of its names and values. No allocation per series, no per-series object.
+///
+/// A symbol is kept as `uvarint(length) bytes`, the way the canonical label form spells a name or
+/// value, so a series' canonical bytes are its symbols' bytes one after another: reading them back
+/// is a copy per symbol, and comparing them with a label set is a comparison per symbol.
 public struct SeriesTable: Sendable {
+    /// Distinct names and values, one after another in id order.
+    private var symbols: [UInt8] = []
+    /// Symbol `k` spans `symbolBounds[k]..<symbolBounds[k + 1]` of `symbols`.
+    private var symbolBounds: [Int] = [0]
+    /// Symbol ids + 1 by hash slot of their bytes; 0 is an empty slot. At most half full.
+    private var symbolIndex = [UInt32](repeating: 0, count: 1024)
+    /// Series, each `uvarint(canonical length) uvarint(symbol count) uvarint(id)…`.
     private var arena: [UInt8] = []
-    /// By ref (0 unused): where the labels start in `arena`, and their length (0: no such series).
-    private var starts: [Int] = [0]
-    private var lengths: [UInt32] = [0]
-    /// Refs by hash slot; 0 is an empty slot. At most half full.
+    /// By ref (0 unused): where the series starts in `arena`; -1: no such series.
+    private var starts: [Int] = [-1]
+    /// Refs by hash slot of the canonical bytes; 0 is an empty slot. At most half full.
     private var index = [UInt32](repeating: 0, count: 1024)
     private(set) var count = 0
 
     /// One past the highest ref in use.
     var endRef: Int { starts.count }
+
+    /// How many distinct names and values the series share.
+    var symbolCount: Int { symbolBounds.count - 1 }
 
     /// The ref of `labels`, if known.
     func ref(of labels: UnsafeRawBufferPointer) -> SeriesRef? {
@@ -23,7 +35,7 @@ public struct SeriesTable: Sendable {
         while true {
             let r = Int(index[slot])
             if r == 0 { return nil }
-            if Int(lengths[r]) == labels.count && bytesEqual(r, labels) { return SeriesRef(UInt64(r)) }
+            if matches(r, labels) { return SeriesRef(UInt64(r)) }
             slot = (slot + 1) & mask
         }
     }
@@ -40,31 +52,176 @@ public struct SeriesTable: Sendable {
     mutating func insert(_ labels: UnsafeRawBufferPointer, ref: SeriesRef) {
         guard ref.rawValue > 0, ref.rawValue < UInt64(UInt32.max), !labels.isEmpty else { return }
         let r = Int(ref.rawValue)
-        if r >= starts.count {
-            starts.append(contentsOf: repeatElement(0, count: r + 1 - starts.count))
-            lengths.append(contentsOf: repeatElement(0, count: r + 1 - lengths.count))
+        if r >= starts.count { starts.append(contentsOf: repeatElement(-1, count: r + 1 - starts.count)) }
+        guard starts[r] < 0 else { return }
+        var symbolsInSeries: UInt64 = 0
+        var i = 0
+        while i < labels.count {
+            i = Self.symbolEnd(labels, from: i)
+            symbolsInSeries += 1
         }
-        guard lengths[r] == 0 else { return }
         starts[r] = arena.count
-        lengths[r] = UInt32(labels.count)
-        arena.append(contentsOf: labels)
+        appendUVarint(&arena, UInt64(labels.count))
+        appendUVarint(&arena, symbolsInSeries)
+        i = 0
+        while i < labels.count {
+            let end = Self.symbolEnd(labels, from: i)
+            appendUVarint(&arena, UInt64(intern(UnsafeRawBufferPointer(rebasing: labels[i..<end]))))
+            i = end
+        }
         count += 1
         if count * 2 > index.count { grow() } else { place(r, hash: TableHash.hash(labels)) }
     }
 
-    /// Calls `body` with the labels of `ref`; false when the ref is unknown.
+    /// Calls `body` with the canonical label bytes of `ref` (rebuilt on the stack for all but very
+    /// long label sets); false when the ref is unknown.
     @discardableResult
     public func withLabels(_ ref: SeriesRef, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
-        let r = Int(truncatingIfNeeded: ref.rawValue)
-        guard ref.rawValue < UInt64(starts.count), lengths[r] > 0 else { return false }
-        arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[starts[r]..<(starts[r] + Int(lengths[r]))])) }
+        guard let (length, ids) = header(ref) else { return false }
+        withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { out in
+            let filled = out.baseAddress.map { copyLabels(ids, to: $0, capacity: length) } ?? 0
+            body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[..<filled]))
+        }
         return true
     }
 
-    private func bytesEqual(_ r: Int, _ labels: UnsafeRawBufferPointer) -> Bool {
-        arena.withUnsafeBytes { a in
-            guard let base = a.baseAddress, let other = labels.baseAddress else { return labels.isEmpty }
-            return OutpostModel.bytesEqual(base + starts[r], other, count: labels.count)
+    /// Appends the canonical label bytes of `ref` to `out`; false (nothing appended) when the ref
+    /// is unknown. For readers that gather many series' labels under the table's lock.
+    public func appendLabels(_ ref: SeriesRef, to out: inout [UInt8]) -> Bool {
+        guard let (length, ids) = header(ref) else { return false }
+        let from = out.count
+        out.append(contentsOf: repeatElement(0, count: length))
+        let filled = out.withUnsafeMutableBytes { o in
+            o.baseAddress.map { copyLabels(ids, to: $0 + from, capacity: length) } ?? 0
+        }
+        out.removeLast(length - filled)
+        return true
+    }
+
+    /// The canonical length of `ref`'s labels and where its symbol count starts in `arena`.
+    @inline(__always)
+    private func header(_ ref: SeriesRef) -> (length: Int, ids: Int)? {
+        let r = Int(truncatingIfNeeded: ref.rawValue)
+        guard ref.rawValue < UInt64(starts.count), starts[r] >= 0 else { return nil }
+        return arena.withUnsafeBufferPointer { a in
+            var i = starts[r]
+            guard let length = Self.uvarint(a, &i) else { return nil }
+            return (length, i)
+        }
+    }
+
+    /// Copies the symbols listed at `ids` of `arena` (a count, then that many ids) to `target`,
+    /// which has room for `capacity` bytes; how many bytes were copied.
+    @inline(__always)
+    private func copyLabels(_ ids: Int, to target: UnsafeMutableRawPointer, capacity: Int) -> Int {
+        arena.withUnsafeBufferPointer { a in
+            symbols.withUnsafeBytes { s in
+                symbolBounds.withUnsafeBufferPointer { bounds in
+                    guard let source = s.baseAddress else { return 0 }
+                    var i = ids
+                    var filled = 0
+                    guard let n = Self.uvarint(a, &i) else { return 0 }
+                    for _ in 0..<n {
+                        guard let id = Self.uvarint(a, &i), id + 1 < bounds.count else { break }
+                        let start = bounds[id]
+                        let size = bounds[id + 1] - start
+                        guard filled + size <= capacity else { break }
+                        (target + filled).copyMemory(from: source + start, byteCount: size)
+                        filled += size
+                    }
+                    return filled
+                }
+            }
+        }
+    }
+
+    /// Reads a varint of the table's own encoding at `i`, advancing it.
+    @inline(__always)
+    private static func uvarint(_ a: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int? {
+        guard i < a.count else { return nil }
+        let first = a[i]
+        i += 1
+        if first < 0x80 { return Int(first) }
+        var result = Int(first & 0x7f)
+        var shift = 7
+        while i < a.count && shift < 63 {
+            let b = a[i]
+            i += 1
+            result |= Int(b & 0x7f) << shift
+            if b < 0x80 { return result }
+            shift += 7
+        }
+        return nil
+    }
+
+    /// Where the symbol starting at `i` of canonical `labels` ends: after its varint length and
+    /// that many bytes. Bytes that do not parse so are one symbol to the end, kept as they are.
+    private static func symbolEnd(_ labels: UnsafeRawBufferPointer, from i: Int) -> Int {
+        var reader = ByteReader(labels, offset: i)
+        guard let length = reader.uvarint(), length <= UInt64(labels.count - reader.offset) else { return labels.count }
+        return reader.offset + Int(length)
+    }
+
+    /// The id of `symbol`, added if new.
+    private mutating func intern(_ symbol: UnsafeRawBufferPointer) -> Int {
+        var mask = symbolIndex.count - 1
+        var slot = Int(truncatingIfNeeded: TableHash.hash(symbol)) & mask
+        while true {
+            let id = Int(symbolIndex[slot]) - 1
+            if id < 0 { break }
+            if symbolEquals(id, symbol) { return id }
+            slot = (slot + 1) & mask
+        }
+        let id = symbolBounds.count - 1
+        symbols.append(contentsOf: symbol)
+        symbolBounds.append(symbols.count)
+        if (id + 1) * 2 > symbolIndex.count {
+            symbolIndex = [UInt32](repeating: 0, count: symbolIndex.count * 2)
+            mask = symbolIndex.count - 1
+            symbols.withUnsafeBytes { s in
+                for k in 0...id {
+                    let bytes = UnsafeRawBufferPointer(rebasing: s[symbolBounds[k]..<symbolBounds[k + 1]])
+                    var free = Int(truncatingIfNeeded: TableHash.hash(bytes)) & mask
+                    while symbolIndex[free] != 0 { free = (free + 1) & mask }
+                    symbolIndex[free] = UInt32(k + 1)
+                }
+            }
+        } else {
+            symbolIndex[slot] = UInt32(id + 1)
+        }
+        return id
+    }
+
+    private func symbolEquals(_ id: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let start = symbolBounds[id]
+        guard symbolBounds[id + 1] - start == bytes.count else { return false }
+        return symbols.withUnsafeBytes { s in
+            guard let base = s.baseAddress, let other = bytes.baseAddress else { return bytes.isEmpty }
+            return bytesEqual(base + start, other, count: bytes.count)
+        }
+    }
+
+    /// Whether series `r` has the canonical bytes `labels`, compared symbol by symbol.
+    private func matches(_ r: Int, _ labels: UnsafeRawBufferPointer) -> Bool {
+        arena.withUnsafeBufferPointer { a in
+            var i = starts[r]
+            guard let length = Self.uvarint(a, &i), length == labels.count, let n = Self.uvarint(a, &i),
+                let other = labels.baseAddress
+            else { return false }
+            return symbols.withUnsafeBytes { s in
+                guard let base = s.baseAddress else { return false }
+                var offset = 0
+                for _ in 0..<n {
+                    guard let id = Self.uvarint(a, &i), id + 1 < symbolBounds.count else { return false }
+                    let start = symbolBounds[id]
+                    let size = symbolBounds[id + 1] - start
+                    guard offset + size <= labels.count, bytesEqual(base + start, other + offset, count: size) else {
+                        return false
+                    }
+                    offset += size
+                }
+                return offset == labels.count
+            }
         }
     }
 
@@ -76,10 +233,15 @@ public struct SeriesTable: Sendable {
     }
 
     private mutating func grow() {
-        index = [UInt32](repeating: 0, count: index.count * 2)
-        for r in 1..<starts.count where lengths[r] > 0 {
-            let hash = arena.withUnsafeBytes { TableHash.hash(UnsafeRawBufferPointer(rebasing: $0[starts[r]..<(starts[r] + Int(lengths[r]))])) }
-            place(r, hash: hash)
+        var bigger = [UInt32](repeating: 0, count: index.count * 2)
+        let mask = bigger.count - 1
+        for r in 1..<starts.count where starts[r] >= 0 {
+            withLabels(SeriesRef(UInt64(r))) { labels in
+                var slot = Int(truncatingIfNeeded: TableHash.hash(labels)) & mask
+                while bigger[slot] != 0 { slot = (slot + 1) & mask }
+                bigger[slot] = UInt32(r)
+            }
         }
+        index = bigger
     }
 }
