@@ -107,6 +107,7 @@ final class ScrapeLoop: Sendable {
                 appendError = "WAL append failed: \(error)"
                 logger.error("WAL append failed, samples of this scrape lost", metadata: ["error": "\(error)"])
             }
+            core.releaseSamples()
             scrapes.increment()
             if error != nil { failures.increment() }
             if kind == .sampleLimit { limitExceeded.increment() }

@@ -57,8 +57,10 @@ public struct ScrapeLoopCore {
     /// How many series lines the cache currently remembers.
     public var cachedSeries: Int { cache.count }
 
-    /// The samples to append for the last call, reused between scrapes.
+    /// The samples to append for the last call.
     public private(set) var samples: [Sample] = []
+    /// How many samples the last scrape produced: the next one reserves room for that many at once.
+    private var expectedSamples = 0
 
     /// Metric families whose TYPE, HELP or UNIT the last successful scrape showed for the first
     /// time or changed: appended to the WAL with the samples.
@@ -177,6 +179,7 @@ public struct ScrapeLoopCore {
     ) -> Result<ScrapeReport, ScrapeBodyError> {
         iteration &+= 1
         samples.removeAll(keepingCapacity: true)
+        samples.reserveCapacity(expectedSamples)
         exemplars.removeAll(keepingCapacity: true)
         pendingExemplars.removeAll(keepingCapacity: true)
         starts.removeAll(keepingCapacity: true)
@@ -364,6 +367,14 @@ public struct ScrapeLoopCore {
                 return false
             }
         }
+    }
+
+    /// Lets go of the samples once they are appended. A loop idles most of its interval, and a
+    /// thousand loops each holding a scrape's worth of samples cost more memory than one buffer
+    /// taken per scrape: freed, it serves the next loop's scrape.
+    public mutating func releaseSamples() {
+        expectedSamples = samples.count
+        samples = []
     }
 
     /// Forgets which metadata and start times were reported, so the next scrape reports them

@@ -62,6 +62,25 @@ extension ScrapeLoopCore {
         #expect(core.samples.map(\.value) == [3, 4])
     }
 
+    /// The loop lets go of the samples once appended; the next scrape takes a buffer sized by the
+    /// last one and loses nothing, staleness included.
+    @Test func releasedSamplesComeBackSizedByTheLastScrape() throws {
+        let resolver = RecordingResolver()
+        var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
+        let body = (0..<300).map { "m{i=\"\($0)\"} \($0)" }.joined(separator: "\n") + "\n"
+        _ = try core.ingest(body, at: 1_000).get()
+        core.appendReport(up: true, duration: 0.1, report: ScrapeReport(), timestamp: 1_000)
+        let refs = core.samples.prefix(300).map(\.ref)
+        core.releaseSamples()
+        #expect(core.samples.isEmpty)
+        let report = try core.ingest("m{i=\"0\"} 7\n", at: 2_000).get()
+        #expect(report.staleMarkers == 299)
+        #expect(core.samples.capacity >= 305)
+        #expect(core.samples.first?.ref == refs[0])
+        #expect(core.samples.first?.value == 7)
+        #expect(Array(core.samples.dropFirst().map(\.ref)) == Array(refs.dropFirst()))
+    }
+
     @Test func disappearedSeriesGetStalenessMarkers() throws {
         let resolver = RecordingResolver()
         var core = ScrapeLoopCore(target: makeTarget(), resolver: resolver)
