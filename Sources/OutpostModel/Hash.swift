@@ -36,16 +36,18 @@ public enum TableHash {
         return hi ^ lo
     }
 
-    @inlinable
-    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    /// Calls `body` with the pairs of 64-bit words the hashes absorb: each 16-byte block of
+    /// non-empty `bytes`, then one pair for the tail (the last 8 bytes and the 8 before them,
+    /// overlapping, or the few bytes left and their count; zeros when nothing is left).
+    @inlinable @inline(__always)
+    static func words(_ bytes: UnsafeRawBufferPointer, _ body: (UInt64, UInt64) -> Void) {
+        guard let base = bytes.baseAddress else { return }
         let n = bytes.count
-        var h = p0 ^ UInt64(truncatingIfNeeded: n)
-        guard let base = bytes.baseAddress, n > 0 else { return mix(h, p1) }
         var i = 0
         while i + 16 <= n {
-            let a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let b = base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
-            h = mix(a ^ p1, b ^ h)
+            body(
+                base.loadUnaligned(fromByteOffset: i, as: UInt64.self),
+                base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
             i += 16
         }
         var a: UInt64 = 0
@@ -58,8 +60,16 @@ public enum TableHash {
             for k in 0..<rest { a |= UInt64(base.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k)) }
             b = UInt64(truncatingIfNeeded: rest)
         }
-        h = mix(a ^ p1, b ^ h)
-        return mix(h ^ p0, p1 ^ UInt64(truncatingIfNeeded: n))
+        body(a, b)
+    }
+
+    @inlinable
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let n = UInt64(truncatingIfNeeded: bytes.count)
+        var h = p0 ^ n
+        guard !bytes.isEmpty else { return mix(h, p1) }
+        words(bytes) { a, b in h = mix(a ^ p1, b ^ h) }
+        return mix(h ^ p0, p1 ^ n)
     }
 
     @usableFromInline static let m: UInt64 = 0xc6a4_a793_5bd1_e995
@@ -80,33 +90,17 @@ public enum TableHash {
     /// keys share both halves with a probability near 2⁻¹²⁸.
     @inlinable
     public static func hash128(_ bytes: UnsafeRawBufferPointer) -> (low: UInt64, high: UInt64) {
-        let n = bytes.count
-        var h = p0 ^ UInt64(truncatingIfNeeded: n)
-        var g = p1 ^ (UInt64(truncatingIfNeeded: n) &* m)
-        guard let base = bytes.baseAddress, n > 0 else { return (mix(h, p1), absorb(g, 0)) }
-        var i = 0
-        while i + 16 <= n {
-            let a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let b = base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+        let n = UInt64(truncatingIfNeeded: bytes.count)
+        var h = p0 ^ n
+        var g = p1 ^ (n &* m)
+        guard !bytes.isEmpty else { return (mix(h, p1), absorb(g, 0)) }
+        words(bytes) { a, b in
             h = mix(a ^ p1, b ^ h)
             g = absorb(absorb(g, a), b)
-            i += 16
         }
-        var a: UInt64 = 0
-        var b: UInt64 = 0
-        let rest = n - i
-        if rest >= 8 {
-            a = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            b = base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-        } else if rest > 0 {
-            for k in 0..<rest { a |= UInt64(base.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k)) }
-            b = UInt64(truncatingIfNeeded: rest)
-        }
-        h = mix(a ^ p1, b ^ h)
-        g = absorb(absorb(g, a), b)
         g ^= g >> 47
         g &*= m
         g ^= g >> 47
-        return (mix(h ^ p0, p1 ^ UInt64(truncatingIfNeeded: n)), g)
+        return (mix(h ^ p0, p1 ^ n), g)
     }
 }

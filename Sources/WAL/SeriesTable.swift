@@ -103,7 +103,7 @@ public struct SeriesTable: Sendable {
     private func header(_ ref: SeriesRef) -> (length: Int, ids: Int)? {
         let r = Int(truncatingIfNeeded: ref.rawValue)
         guard ref.rawValue < UInt64(starts.count), starts[r] >= 0 else { return nil }
-        return arena.withUnsafeBufferPointer { a in
+        return arena.withUnsafeBytes { a in
             var i = starts[r]
             guard let length = Self.uvarint(a, &i) else { return nil }
             return (length, i)
@@ -114,7 +114,7 @@ public struct SeriesTable: Sendable {
     /// which has room for `capacity` bytes; how many bytes were copied.
     @inline(__always)
     private func copyLabels(_ ids: Int, to target: UnsafeMutableRawPointer, capacity: Int) -> Int {
-        arena.withUnsafeBufferPointer { a in
+        arena.withUnsafeBytes { a in
             symbols.withUnsafeBytes { s in
                 symbolBounds.withUnsafeBufferPointer { bounds in
                     guard let source = s.baseAddress else { return 0 }
@@ -135,23 +135,13 @@ public struct SeriesTable: Sendable {
         }
     }
 
-    /// Reads a varint of the table's own encoding at `i`, advancing it.
+    /// Reads a varint of the table's own encoding at `i` of `arena`'s bytes, advancing `i`.
     @inline(__always)
-    private static func uvarint(_ a: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int? {
-        guard i < a.count else { return nil }
-        let first = a[i]
-        i += 1
-        if first < 0x80 { return Int(first) }
-        var result = Int(first & 0x7f)
-        var shift = 7
-        while i < a.count && shift < 63 {
-            let b = a[i]
-            i += 1
-            result |= Int(b & 0x7f) << shift
-            if b < 0x80 { return result }
-            shift += 7
-        }
-        return nil
+    private static func uvarint(_ a: UnsafeRawBufferPointer, _ i: inout Int) -> Int? {
+        var reader = ByteReader(a, offset: i)
+        guard let value = reader.uvarint(), value < UInt64(Int.max) else { return nil }
+        i = reader.offset
+        return Int(value)
     }
 
     /// Where the symbol starting at `i` of canonical `labels` ends: after its varint length and
@@ -203,7 +193,7 @@ public struct SeriesTable: Sendable {
 
     /// Whether series `r` has the canonical bytes `labels`, compared symbol by symbol.
     private func matches(_ r: Int, _ labels: UnsafeRawBufferPointer) -> Bool {
-        arena.withUnsafeBufferPointer { a in
+        arena.withUnsafeBytes { a in
             var i = starts[r]
             guard let length = Self.uvarint(a, &i), length == labels.count, let n = Self.uvarint(a, &i),
                 let other = labels.baseAddress
