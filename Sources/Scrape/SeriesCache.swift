@@ -6,9 +6,9 @@ import OutpostModel
 /// The cache keeps a 128-bit hash of each line instead of its bytes (24 bytes an entry where the
 /// bytes average 70 on node_exporter). Two different lines sharing the hash would share a
 /// series; for a target of a million series the chance that any two do is about 10⁻²⁷, and a
-/// cache serves one target, whose own body is its only input. The index is open addressing with linear probing
-/// over entry numbers. Each entry remembers the last scrape that saw it, which gives staleness
-/// and duplicate detection for free.
+/// cache serves one target, whose own body is its only input. The index is open addressing with
+/// linear probing over entry numbers. Each entry remembers the last scrape that saw it, which
+/// gives staleness and duplicate detection for free.
 struct SeriesCache {
     struct Key: Equatable {
         var low: UInt64
