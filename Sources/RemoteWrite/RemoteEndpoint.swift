@@ -402,7 +402,7 @@ public final class RemoteEndpoint: Service {
             if roundCount < shardCount * maxBatch && !(inFlight?.done.isSet ?? false) && !cut {
                 var wait: Duration = .seconds(1)
                 if let roundStarted { wait = min(wait, q.batchSendDeadline - (clock.now - roundStarted)) }
-                await wal.waitForAppend(after: generation, timeout: max(.milliseconds(1), wait))
+                await wal.waitForAppend(after: generation, timeout: max(.milliseconds(1), wait), sleep: LoopTimer.sleep(for:))
             }
         }
         if acknowledged != lastPersisted { persist(acknowledged) }

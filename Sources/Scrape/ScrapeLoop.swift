@@ -89,7 +89,7 @@ final class ScrapeLoop: Sendable {
         ]
         while !Task.isCancelled {
             do {
-                try await Task.sleep(until: next, clock: clock)
+                try await LoopTimer.sleep(until: next)
             } catch {
                 break
             }

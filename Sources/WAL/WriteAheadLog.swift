@@ -64,20 +64,24 @@ public final class WriteAheadLog: Sendable {
     public let options: Options
     private let appendSignal = AppendSignal()
 
-    /// Changes with every append; pass it to ``waitForAppend(after:timeout:)``.
+    /// Changes with every append; pass it to ``waitForAppend(after:timeout:sleep:)``.
     public var appendGeneration: UInt64 { appendSignal.generation }
 
     /// Waits until something is appended after `generation` was read, or `timeout` passes, or the
-    /// task is cancelled — whichever comes first.
-    public func waitForAppend(after generation: UInt64, timeout: Duration) async {
+    /// task is cancelled — whichever comes first. `sleep` keeps the time (the caller may have a
+    /// cheaper timer than `Task.sleep`).
+    public func waitForAppend(
+        after generation: UInt64, timeout: Duration,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { try? await sleep(timeout) }
             group.addTask { await self.appendSignal.wait(after: generation) }
             await group.next()
             group.cancelAll()
         }
     }
-    /// Wakes every reader waiting in ``waitForAppend(after:timeout:)`` without an append, for a
+    /// Wakes every reader waiting in ``waitForAppend(after:timeout:sleep:)`` without an append, for a
     /// reader whose own work (a send it started) finished. Other readers re-check and wait again.
     public func wakeReaders() { appendSignal.signal() }
 

@@ -96,7 +96,7 @@ struct WALService: Service {
         let logger = logger
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try await Task.sleep(for: interval)
+                try await LoopTimer.sleep(for: interval)
                 do { try wal.sync() } catch { logger.error("WAL sync failed", metadata: ["err": "\(error)"]) }
                 wal.publishStatus()
             }
