@@ -12,7 +12,8 @@ import WAL
 ///
 /// 1.0 without write relabeling keeps no labels at all when given the WAL (``shared``): the
 /// encoder reads each series' canonical labels from the WAL's series table and writes them as
-/// `Label` messages per request, rather than every series' labels being held twice.
+/// `Label` messages per request, rather than every series' labels being held twice. Such a series
+/// is either declared or not, so it costs one bit.
 struct SeriesLabelCache {
     /// 1.0: protobuf `Label` messages per series; 2.0: symbol numbers per series (name, value, …).
     let format: RemoteWriteConfig.ProtobufMessage
@@ -35,6 +36,9 @@ struct SeriesLabelCache {
     /// By ref: where the series' block starts in `arena`, or ``unknown`` / ``dropped`` / ``inTable``.
     private var starts: [Int] = []
     private var lengths: [UInt32] = []
+    /// With ``shared``, instead of `starts` and `lengths`: by ref, a bit set once the WAL declared
+    /// the series.
+    private var declared: [UInt64] = []
     private static let unknown = -1
     private static let dropped = -2
     /// Known, labels in the WAL's series table.
@@ -67,7 +71,12 @@ struct SeriesLabelCache {
     @inline(__always)
     private func start(_ ref: SeriesRef) -> Int {
         let i = Int(truncatingIfNeeded: ref.rawValue)
-        return ref.rawValue < Self.maxRef && i < starts.count ? starts[i] : Self.unknown
+        guard ref.rawValue < Self.maxRef else { return Self.unknown }
+        if shared != nil {
+            let word = i >> 6
+            return word < declared.count && declared[word] & (1 << (i & 63)) != 0 ? Self.inTable : Self.unknown
+        }
+        return i < starts.count ? starts[i] : Self.unknown
     }
 
     /// Whether `ref` has labels to send.
@@ -81,9 +90,17 @@ struct SeriesLabelCache {
 
     /// Records that the WAL declared `ref` (with ``shared``: nothing else to keep).
     mutating func addDeclared(_ ref: SeriesRef) {
-        guard claim(ref) else { return }
-        starts[Int(ref.rawValue)] = Self.inTable
-        count += 1
+        guard shared != nil, ref.rawValue < Self.maxRef else { return }
+        let i = Int(ref.rawValue)
+        let word = i >> 6
+        if word >= declared.count {
+            declared.append(contentsOf: repeatElement(0, count: max(word + 1, declared.count * 3 / 2, 16) - declared.count))
+        }
+        let bit: UInt64 = 1 << UInt64(i & 63)
+        if declared[word] & bit == 0 {
+            declared[word] |= bit
+            count += 1
+        }
     }
 
     /// Whether write relabeling dropped `ref`.

@@ -355,9 +355,9 @@ struct SampleGrouping {
     private(set) var order: [Int] = []
     /// The runs of one series in `order`, with the encoded size of their `Sample` fields.
     private(set) var runs: [(from: Int, to: Int, samplesSize: Int)] = []
-    /// By ref: the last `arrange` call that saw the series, to find repeats without sorting.
-    private var seen: [UInt32] = []
-    private var epoch: UInt32 = 0
+    /// The batch's refs (plus one; 0 is empty), an open-addressing set that finds repeats without
+    /// sorting. Sized by the batch, not by the number of series, and cleared for each batch.
+    private var seen: [UInt64] = []
 
     mutating func arrange(_ samples: [Sample]) {
         order.removeAll(keepingCapacity: true)
@@ -387,20 +387,28 @@ struct SampleGrouping {
 
     /// Whether some series has more than one sample in `samples`.
     private mutating func hasRepeatedSeries(_ samples: [Sample]) -> Bool {
-        epoch &+= 1
-        if epoch == 0 {
-            for k in seen.indices { seen[k] = 0 }
-            epoch = 1
+        var capacity = 64
+        while capacity < 2 * samples.count { capacity <<= 1 }
+        if seen.count < capacity { seen = Array(repeating: 0, count: capacity) }
+        let mask = capacity - 1
+        return seen.withUnsafeMutableBufferPointer { table -> Bool in
+            table[..<capacity].update(repeating: 0)
+            for s in samples {
+                let key = s.ref.rawValue &+ 1
+                if key == 0 { return true }  // the one ref with no key: sorting is always right
+                var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+                while true {
+                    let entry = table[slot]
+                    if entry == key { return true }
+                    if entry == 0 {
+                        table[slot] = key
+                        break
+                    }
+                    slot = (slot + 1) & mask
+                }
+            }
+            return false
         }
-        var repeated = false
-        for s in samples {
-            guard s.ref.rawValue < 1 << 32 else { return true }
-            let r = Int(s.ref.rawValue)
-            if r >= seen.count { seen.append(contentsOf: repeatElement(0, count: max(r + 1, seen.count * 3 / 2) - seen.count)) }
-            if seen[r] == epoch { repeated = true }
-            seen[r] = epoch
-        }
-        return repeated
     }
 }
 

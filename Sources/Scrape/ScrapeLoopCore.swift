@@ -187,6 +187,7 @@ public struct ScrapeLoopCore {
         pointLines.removeAll(keepingCapacity: true)
         var metadataLinesSeen = 0
         current.removeAll(keepingCapacity: true)
+        current.reserveCapacity(previous.count)
         pendingTimestamps.removeAll(keepingCapacity: true)
         var report = ScrapeReport()
         var line = ExpositionSample()
@@ -280,6 +281,7 @@ public struct ScrapeLoopCore {
             report.staleMarkers += 1
         }
         swap(&previous, &current)
+        current = []  // the list before last is not needed until the next scrape: not held meanwhile
         // Forget series unseen for a while so a churning target cannot grow the cache without bound.
         if cache.count > 1024 && cache.count > 2 * max(previous.count, report.samplesScraped) {
             cache.compact(keepingSeenSince: iteration)

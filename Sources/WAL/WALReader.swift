@@ -28,7 +28,9 @@ public struct WALReader {
     private var fdSegment = -1
     private var buffer: [UInt8] = []
     private var bufferStart: Int64 = 0
-    private let chunk = 4 << 20
+    /// Large enough that catching up on a backlog costs a system call per megabyte; a record
+    /// larger than this is read whole. The buffer keeps the largest size it needed.
+    private let chunk = 1 << 20
 
     /// Starts reading at `position`; its segment is read from its start so that the series records
     /// before `position` are seen first (call ``next(head:_:)`` and skip samples before the cursor).
