@@ -36,9 +36,8 @@ struct SeriesLabelCache {
     /// By ref: where the series' block starts in `arena`, or ``unknown`` / ``dropped`` / ``inTable``.
     private var starts: [Int] = []
     private var lengths: [UInt32] = []
-    /// With ``shared``, instead of `starts` and `lengths`: by ref, a bit set once the WAL declared
-    /// the series.
-    private var declared: [UInt64] = []
+    /// With ``shared``, instead of `starts` and `lengths`: the refs the WAL declared.
+    private var declared = RefBitSet()
     private static let unknown = -1
     private static let dropped = -2
     /// Known, labels in the WAL's series table.
@@ -72,10 +71,7 @@ struct SeriesLabelCache {
     private func start(_ ref: SeriesRef) -> Int {
         let i = Int(truncatingIfNeeded: ref.rawValue)
         guard ref.rawValue < Self.maxRef else { return Self.unknown }
-        if shared != nil {
-            let word = i >> 6
-            return word < declared.count && declared[word] & (1 << (i & 63)) != 0 ? Self.inTable : Self.unknown
-        }
+        if shared != nil { return declared.contains(i) ? Self.inTable : Self.unknown }
         return i < starts.count ? starts[i] : Self.unknown
     }
 
@@ -91,16 +87,7 @@ struct SeriesLabelCache {
     /// Records that the WAL declared `ref` (with ``shared``: nothing else to keep).
     mutating func addDeclared(_ ref: SeriesRef) {
         guard shared != nil, ref.rawValue < Self.maxRef else { return }
-        let i = Int(ref.rawValue)
-        let word = i >> 6
-        if word >= declared.count {
-            declared.append(contentsOf: repeatElement(0, count: max(word + 1, declared.count * 3 / 2, 16) - declared.count))
-        }
-        let bit: UInt64 = 1 << UInt64(i & 63)
-        if declared[word] & bit == 0 {
-            declared[word] |= bit
-            count += 1
-        }
+        if declared.insert(Int(ref.rawValue)) { count += 1 }
     }
 
     /// Whether write relabeling dropped `ref`.

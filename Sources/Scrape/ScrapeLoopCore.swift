@@ -236,7 +236,7 @@ public struct ScrapeLoopCore {
                         ref = SeriesCache.dropped
                     }
                     guard let e = cache.insert(key, ref: ref, seen: iteration) else {
-                        throw ScrapeBodyError(message: "series ref \(ref.rawValue) beyond 32 bits")
+                        throw ScrapeBodyError(message: "series not stored: the WAL's series table is full (ref \(ref.rawValue))")
                     }
                     entry = e
                 }

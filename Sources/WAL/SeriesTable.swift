@@ -11,13 +11,16 @@ public struct SeriesTable: Sendable {
     /// Distinct names and values, one after another in id order.
     private var symbols: [UInt8] = []
     /// Symbol `k` spans `symbolBounds[k]..<symbolBounds[k + 1]` of `symbols`.
-    private var symbolBounds: [Int] = [0]
+    private var symbolBounds: [UInt32] = [0]
     /// Symbol ids + 1 by hash slot of their bytes; 0 is an empty slot. At most half full.
     private var symbolIndex = [UInt32](repeating: 0, count: 1024)
     /// Series, each `uvarint(canonical length) uvarint(symbol count) uvarint(id)…`.
     private var arena: [UInt8] = []
-    /// By ref (0 unused): where the series starts in `arena`; -1: no such series.
-    private var starts: [Int] = [-1]
+    /// By ref (0 unused): where the series starts in `arena`; ``none``: no such series.
+    private var starts: [UInt32] = [none]
+    private static let none = UInt32.max
+    /// `symbols` and `arena` stay below this, so 32 bits locate anything in them.
+    private static let byteLimit = Int(UInt32.max) - 1
     /// Refs by hash slot of the canonical bytes; 0 is an empty slot. At most half full.
     private var index = [UInt32](repeating: 0, count: 1024)
     private(set) var count = 0
@@ -40,27 +43,32 @@ public struct SeriesTable: Sendable {
         }
     }
 
-    /// Adds `labels` under the next free ref.
-    mutating func add(_ labels: UnsafeRawBufferPointer) -> SeriesRef {
+    /// Adds `labels` under the next free ref; nil when the table is full (2³² series, or 4 GiB of
+    /// distinct names and values or of symbol ids).
+    mutating func add(_ labels: UnsafeRawBufferPointer) -> SeriesRef? {
         let ref = SeriesRef(UInt64(starts.count))
-        insert(labels, ref: ref)
-        return ref
+        return insert(labels, ref: ref) ? ref : nil
     }
 
     /// Records `labels` under `ref` (replay: refs come from the segments and may have gaps). A ref
-    /// already recorded is left as it is; refs beyond 32 bits are refused.
-    mutating func insert(_ labels: UnsafeRawBufferPointer, ref: SeriesRef) {
-        guard ref.rawValue > 0, ref.rawValue < UInt64(UInt32.max), !labels.isEmpty else { return }
+    /// already recorded is left as it is. False when nothing was recorded: a ref beyond 32 bits,
+    /// empty labels, or no room left.
+    @discardableResult
+    mutating func insert(_ labels: UnsafeRawBufferPointer, ref: SeriesRef) -> Bool {
+        guard ref.rawValue > 0, ref.rawValue < UInt64(UInt32.max), !labels.isEmpty,
+            symbols.count + labels.count < Self.byteLimit,
+            arena.count + 20 + 5 * labels.count < Self.byteLimit  // an id per byte at most, 5 bytes each
+        else { return false }
         let r = Int(ref.rawValue)
-        if r >= starts.count { starts.append(contentsOf: repeatElement(-1, count: r + 1 - starts.count)) }
-        guard starts[r] < 0 else { return }
+        if r >= starts.count { starts.append(contentsOf: repeatElement(Self.none, count: r + 1 - starts.count)) }
+        guard starts[r] == Self.none else { return true }
         var symbolsInSeries: UInt64 = 0
         var i = 0
         while i < labels.count {
             i = Self.symbolEnd(labels, from: i)
             symbolsInSeries += 1
         }
-        starts[r] = arena.count
+        starts[r] = UInt32(arena.count)
         appendUVarint(&arena, UInt64(labels.count))
         appendUVarint(&arena, symbolsInSeries)
         i = 0
@@ -71,6 +79,7 @@ public struct SeriesTable: Sendable {
         }
         count += 1
         if count * 2 > index.count { grow() } else { place(r, hash: TableHash.hash(labels)) }
+        return true
     }
 
     /// Calls `body` with the canonical label bytes of `ref` (rebuilt on the stack for all but very
@@ -102,9 +111,9 @@ public struct SeriesTable: Sendable {
     @inline(__always)
     private func header(_ ref: SeriesRef) -> (length: Int, ids: Int)? {
         let r = Int(truncatingIfNeeded: ref.rawValue)
-        guard ref.rawValue < UInt64(starts.count), starts[r] >= 0 else { return nil }
+        guard ref.rawValue < UInt64(starts.count), starts[r] != Self.none else { return nil }
         return arena.withUnsafeBytes { a in
-            var i = starts[r]
+            var i = Int(starts[r])
             guard let length = Self.uvarint(a, &i) else { return nil }
             return (length, i)
         }
@@ -123,8 +132,8 @@ public struct SeriesTable: Sendable {
                     guard let n = Self.uvarint(a, &i) else { return 0 }
                     for _ in 0..<n {
                         guard let id = Self.uvarint(a, &i), id + 1 < bounds.count else { break }
-                        let start = bounds[id]
-                        let size = bounds[id + 1] - start
+                        let start = Int(bounds[id])
+                        let size = Int(bounds[id + 1]) - start
                         guard filled + size <= capacity else { break }
                         (target + filled).copyMemory(from: source + start, byteCount: size)
                         filled += size
@@ -164,13 +173,13 @@ public struct SeriesTable: Sendable {
         }
         let id = symbolBounds.count - 1
         symbols.append(contentsOf: symbol)
-        symbolBounds.append(symbols.count)
+        symbolBounds.append(UInt32(symbols.count))
         if (id + 1) * 2 > symbolIndex.count {
             symbolIndex = [UInt32](repeating: 0, count: symbolIndex.count * 2)
             mask = symbolIndex.count - 1
             symbols.withUnsafeBytes { s in
                 for k in 0...id {
-                    let bytes = UnsafeRawBufferPointer(rebasing: s[symbolBounds[k]..<symbolBounds[k + 1]])
+                    let bytes = UnsafeRawBufferPointer(rebasing: s[Int(symbolBounds[k])..<Int(symbolBounds[k + 1])])
                     var free = Int(truncatingIfNeeded: TableHash.hash(bytes)) & mask
                     while symbolIndex[free] != 0 { free = (free + 1) & mask }
                     symbolIndex[free] = UInt32(k + 1)
@@ -183,8 +192,8 @@ public struct SeriesTable: Sendable {
     }
 
     private func symbolEquals(_ id: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        let start = symbolBounds[id]
-        guard symbolBounds[id + 1] - start == bytes.count else { return false }
+        let start = Int(symbolBounds[id])
+        guard Int(symbolBounds[id + 1]) - start == bytes.count else { return false }
         return symbols.withUnsafeBytes { s in
             guard let base = s.baseAddress, let other = bytes.baseAddress else { return bytes.isEmpty }
             return bytesEqual(base + start, other, count: bytes.count)
@@ -194,7 +203,7 @@ public struct SeriesTable: Sendable {
     /// Whether series `r` has the canonical bytes `labels`, compared symbol by symbol.
     private func matches(_ r: Int, _ labels: UnsafeRawBufferPointer) -> Bool {
         arena.withUnsafeBytes { a in
-            var i = starts[r]
+            var i = Int(starts[r])
             guard let length = Self.uvarint(a, &i), length == labels.count, let n = Self.uvarint(a, &i),
                 let other = labels.baseAddress
             else { return false }
@@ -203,8 +212,8 @@ public struct SeriesTable: Sendable {
                 var offset = 0
                 for _ in 0..<n {
                     guard let id = Self.uvarint(a, &i), id + 1 < symbolBounds.count else { return false }
-                    let start = symbolBounds[id]
-                    let size = symbolBounds[id + 1] - start
+                    let start = Int(symbolBounds[id])
+                    let size = Int(symbolBounds[id + 1]) - start
                     guard offset + size <= labels.count, bytesEqual(base + start, other + offset, count: size) else {
                         return false
                     }
@@ -225,7 +234,7 @@ public struct SeriesTable: Sendable {
     private mutating func grow() {
         var bigger = [UInt32](repeating: 0, count: index.count * 2)
         let mask = bigger.count - 1
-        for r in 1..<starts.count where starts[r] >= 0 {
+        for r in 1..<starts.count where starts[r] != Self.none {
             withLabels(SeriesRef(UInt64(r))) { labels in
                 var slot = Int(truncatingIfNeeded: TableHash.hash(labels)) & mask
                 while bigger[slot] != 0 { slot = (slot + 1) & mask }

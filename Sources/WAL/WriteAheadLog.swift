@@ -40,11 +40,14 @@ public final class WriteAheadLog: Sendable {
         var segmentSizes: [Int: Int64] = [:]
         /// How many series `table` holds, readable without its lock.
         var seriesCount = 0
-        /// By ref: the segment each series was last declared in (0: not in this process' segments yet).
-        var declaredIn: [Int32] = [0]
+        /// One past the highest ref the series table holds.
+        var endRef = 1
+        /// The refs declared in the head segment (a series record written there).
+        var declared = RefBitSet()
         var buffer: [UInt8] = []
         var payload: [UInt8] = []
-        var declaredNow: [(ref: Int, previous: Int32)] = []
+        /// The refs this append declares, taken back if its write fails.
+        var declaredNow: [Int] = []
         var dirty = false
         var closed = false
         var highestTimestamp: Int64 = 0
@@ -137,7 +140,7 @@ public final class WriteAheadLog: Sendable {
         if replay.corruptions > 0 { corruptions.increment(by: Int64(replay.corruptions)) }
         var s = State()
         s.seriesCount = replay.series.count
-        s.declaredIn = [Int32](repeating: 0, count: replay.series.endRef)
+        s.endRef = replay.series.endRef
         s.firstSegment = replay.segments.first ?? replay.nextSegment
         s.segment = replay.nextSegment
         s.segmentSizes = replay.sizes
@@ -158,17 +161,22 @@ public final class WriteAheadLog: Sendable {
 
     // MARK: - Append side
 
+    /// What ``seriesRef(for:)`` hands out when the series table cannot take another series (2³² of
+    /// them, or 4 GiB of names and values): beyond 32 bits, so no series has it and a scrape refuses it.
+    public static let unstoredRef = SeriesRef(1 << 32)
+
     /// The reference of `labels`, created on first sight. Called on scrape-cache misses only.
     public func seriesRef(for labels: Labels) -> SeriesRef {
         state.withLock { s in
             labels.bytes.withUnsafeBytes { bytes in
                 let (ref, added, endRef) = table.withLock { t -> (SeriesRef, Bool, Int) in
                     if let ref = t.ref(of: bytes) { return (ref, false, t.endRef) }
-                    return (t.add(bytes), true, t.endRef)
+                    guard let ref = t.add(bytes) else { return (Self.unstoredRef, false, t.endRef) }
+                    return (ref, true, t.endRef)
                 }
                 guard added else { return ref }
                 s.seriesCount += 1
-                s.declaredIn.append(contentsOf: repeatElement(0, count: endRef - s.declaredIn.count))
+                s.endRef = endRef
                 seriesCreated.increment()
                 return ref
             }
@@ -218,22 +226,18 @@ public final class WriteAheadLog: Sendable {
                 s.payload.removeAll(keepingCapacity: true)
             }
             s.declaredNow.removeAll(keepingCapacity: true)
-            let segment = Int32(truncatingIfNeeded: s.segment)
-            let known = s.declaredIn.count
+            let known = s.endRef
             var payload: [UInt8] = []
             swap(&payload, &s.payload)
             for sample in samples {
                 let ref = Int(truncatingIfNeeded: sample.ref.rawValue)
                 guard ref > 0 && ref < known else { continue }
-                if s.declaredIn[ref] != segment {
-                    s.declaredNow.append((ref, s.declaredIn[ref]))
-                    s.declaredIn[ref] = segment
-                }
+                if s.declared.insert(ref) { s.declaredNow.append(ref) }
             }
             if !s.declaredNow.isEmpty {
                 let declared = s.declaredNow
                 table.withLock { t in
-                    for (ref, _) in declared {
+                    for ref in declared {
                         let r = SeriesRef(UInt64(ref))
                         t.withLabels(r) { WALCodec.appendSeries(&payload, ref: r, canonical: $0) }
                     }
@@ -267,7 +271,7 @@ public final class WriteAheadLog: Sendable {
             do throws(WALError) {
                 try write(&s)
             } catch {
-                for (ref, previous) in s.declaredNow { s.declaredIn[ref] = previous }
+                for ref in s.declaredNow { s.declared.remove(ref) }
                 for (family, previous) in previousFamilies { s.families[family] = previous }
                 for (ref, previous) in previousStarts { s.starts[ref] = previous }
                 recordFailure(error, samples: samples.count)
@@ -333,6 +337,7 @@ public final class WriteAheadLog: Sendable {
         s.segmentSizes[s.segment] = s.offset
         s.segment += 1
         s.offset = 0
+        s.declared.removeAll()  // the next segment declares its series again
         s.dirty = false
         truncate(&s)
         enforceBudget(&s)

@@ -21,7 +21,7 @@ import Testing
                     ("__name__", "node_cpu_seconds_total"), ("cpu", "\(cpu)"), ("mode", mode), ("job", "node"),
                     ("instance", "host-1:9100"),
                 ])
-                let ref = l.bytes.withUnsafeBytes { table.add($0) }
+                let ref = add(&table, l)
                 added.append((l, ref))
             }
         }
@@ -45,15 +45,21 @@ import Testing
         var table = SeriesTable()
         let a = Labels([("__name__", "a"), ("x", "1")])
         let b = Labels([("__name__", "b"), ("x", "1")])
-        b.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(500)) }
-        a.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(3)) }
-        b.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(3)) }
+        let stored = [
+            b.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(500)) },
+            a.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(3)) },
+            b.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(3)) },  // already there: kept as it was
+            a.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(UInt64(UInt32.max))) },
+            a.bytes.withUnsafeBytes { table.insert($0, ref: SeriesRef(0)) },
+            [UInt8]().withUnsafeBytes { table.insert($0, ref: SeriesRef(7)) },
+        ]
+        #expect(stored == [true, true, true, false, false, false])
         #expect(labels(table, SeriesRef(3)) == a)
         #expect(labels(table, SeriesRef(500)) == b)
         #expect(labels(table, SeriesRef(4)) == nil)
         #expect(labels(table, SeriesRef(501)) == nil)
         #expect(table.endRef == 501)
-        let next = Labels([("__name__", "c")]).bytes.withUnsafeBytes { table.add($0) }
+        let next = add(&table, Labels([("__name__", "c")]))
         #expect(next == SeriesRef(501))
     }
 
@@ -63,10 +69,10 @@ import Testing
         var table = SeriesTable()
         let long = String(repeating: "v", count: 5000)
         let big = Labels([("__name__", "big"), ("a", long), ("b", String(repeating: "w", count: 200))])
-        let bigRef = big.bytes.withUnsafeBytes { table.add($0) }
+        let bigRef = add(&table, big)
         var refs: [SeriesRef] = []
         for i in 0..<3000 {
-            refs.append(Labels([("__name__", "m"), ("i", "\(i)")]).bytes.withUnsafeBytes { table.add($0) })
+            refs.append(add(&table, Labels([("__name__", "m"), ("i", "\(i)")])))
         }
         #expect(labels(table, bigRef) == big)
         #expect(big.bytes.withUnsafeBytes { table.ref(of: $0) } == bigRef)
@@ -74,5 +80,12 @@ import Testing
             #expect(Labels([("__name__", "m"), ("i", "\(i)")]).bytes.withUnsafeBytes { table.ref(of: $0) } == ref)
         }
         #expect(labels(table, refs[2999]) == Labels([("__name__", "m"), ("i", "2999")]))
+    }
+
+    /// Adds `labels`, expecting room for them (0 when there was none).
+    private func add(_ table: inout SeriesTable, _ labels: Labels) -> SeriesRef {
+        let ref = labels.bytes.withUnsafeBytes { table.add($0) }
+        #expect(ref != nil)
+        return ref ?? SeriesRef(0)
     }
 }
