@@ -288,6 +288,7 @@ public struct ScrapeLoopCore {
             lastExemplar.removeAll()  // keyed by entry, which compaction renumbers
             previous = cache.entries.indices.filter { cache.entries[$0].ref != SeriesCache.dropped }.map { Int32($0) }
         }
+        cache.trim()
         return .success(report)
     }
 

@@ -7,8 +7,8 @@ import OutpostModel
 /// bytes average 70 on node_exporter). Two different lines sharing the hash would share a
 /// series; for a target of a million series the chance that any two do is about 10⁻²⁷, and a
 /// cache serves one target, whose own body is its only input. The index is open addressing with
-/// linear probing over entry numbers. Each entry remembers the last scrape that saw it, which
-/// gives staleness and duplicate detection for free.
+/// linear probing over entry numbers, at most three quarters full. Each entry remembers the last
+/// scrape that saw it, which gives staleness and duplicate detection for free.
 struct SeriesCache {
     struct Key: Equatable {
         var low: UInt64
@@ -58,7 +58,7 @@ struct SeriesCache {
     @discardableResult
     mutating func insert(_ key: Key, ref: SeriesRef, seen: UInt32) -> Int? {
         guard ref.rawValue <= UInt64(UInt32.max) else { return nil }
-        if (entries.count + 1) * 2 > index.count { grow() }
+        if (entries.count + 1) * 4 > index.count * 3 { grow() }
         let e = entries.count
         entries.append(Entry(key: key, ref32: UInt32(ref.rawValue), lastSeen: seen))
         placeIn(&index, e, key)
@@ -94,6 +94,19 @@ struct SeriesCache {
             placeIn(&index, e, entry.key)
             explicitTimestamps[Int32(e)] = oldTimestamps[Int32(i)]
             startTimestamps[Int32(e)] = oldStarts[Int32(i)]
+        }
+    }
+
+    /// Gives back the spare room of `entries` after a scrape added series: an array grows by
+    /// doubling, which would leave up to half of a target's entries allocated and unused for good.
+    mutating func trim() {
+        let n = entries.count
+        guard entries.capacity > n + n / 8 + 64 else { return }
+        entries = entries.withUnsafeBufferPointer { old in
+            [Entry](unsafeUninitializedCapacity: n) { buffer, initialized in
+                _ = buffer.initialize(fromContentsOf: old)
+                initialized = n
+            }
         }
     }
 
