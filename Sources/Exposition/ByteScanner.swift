@@ -58,26 +58,41 @@ struct ByteScanner {
 
     /// At an opening quote: scans to the closing quote and returns the range between them.
     /// Backslash escapes anything but a line end; `strictEscapes` allows only `\\`, `\"`, `\n`
-    /// (OpenMetrics).
+    /// (OpenMetrics). With `allowNewlines`, line ends inside are counted in `line`.
     mutating func scanQuoted(strictEscapes: Bool, allowNewlines: Bool = false) throws(ExpositionError) -> Range<Int> {
         pos += 1
         let start = pos
+        let end = buf.count
         while true {
-            guard pos < buf.count, allowNewlines || buf[pos] != 0x0A else { throw fail("unterminated quoted string") }
-            let b = buf[pos]
-            pos += 1
-            if b == UInt8(ascii: "\\") {
-                guard pos < buf.count, allowNewlines || buf[pos] != 0x0A else { throw fail("unterminated quoted string") }
-                if strictEscapes {
-                    let e = buf[pos]
-                    guard e == UInt8(ascii: "\\") || e == UInt8(ascii: "\"") || e == UInt8(ascii: "n") else {
-                        throw fail("invalid escape sequence \(quoted(pos - 1..<pos + 1))")
-                    }
-                }
+            // Most values are plain bytes up to their closing quote: one test per byte.
+            while pos < end {
+                let b = buf[pos]
+                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == 0x0A { break }
                 pos += 1
-            } else if b == UInt8(ascii: "\"") {
+            }
+            guard pos < end else { throw fail("unterminated quoted string") }
+            let b = buf[pos]
+            if b == UInt8(ascii: "\"") {
+                pos += 1
                 return start..<(pos - 1)
             }
+            if b == 0x0A {
+                guard allowNewlines else { throw fail("unterminated quoted string") }
+                line += 1
+                pos += 1
+                continue
+            }
+            // A backslash and the byte it escapes.
+            pos += 1
+            guard pos < end, allowNewlines || buf[pos] != 0x0A else { throw fail("unterminated quoted string") }
+            let e = buf[pos]
+            if strictEscapes {
+                guard e == UInt8(ascii: "\\") || e == UInt8(ascii: "\"") || e == UInt8(ascii: "n") else {
+                    throw fail("invalid escape sequence \(quoted(pos - 1..<pos + 1))")
+                }
+            }
+            if e == 0x0A { line += 1 }
+            pos += 1
         }
     }
 

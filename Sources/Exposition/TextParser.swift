@@ -178,9 +178,7 @@ public struct TextParser: ExpositionParser {
 
     /// A quoted name or value; unlike OpenMetrics, the text format lets values span lines.
     private mutating func quoted() throws(ExpositionError) -> Range<Int> {
-        let r = try s.scanQuoted(strictEscapes: false, allowNewlines: true)
-        for i in r where s.buf[i] == 0x0A { s.line += 1 }
-        return r
+        try s.scanQuoted(strictEscapes: false, allowNewlines: true)
     }
 
     /// After a pair: blanks, then an optional comma.

@@ -70,6 +70,13 @@ struct ProtoBytes {
         bytes(value)
     }
 
+    /// `count` bytes copied 16 at a time: the source and this buffer must have ``strideSlack``
+    /// bytes past them.
+    @inline(__always) mutating func bytesInStrides(_ source: UnsafeRawPointer, _ count: Int) {
+        copyInStrides(p, source, count: count)
+        p += count
+    }
+
     @inline(__always) mutating func fixed64(_ v: UInt64) {
         p.storeBytes(of: v.littleEndian, toByteOffset: 0, as: UInt64.self)
         p += 8
@@ -152,6 +159,7 @@ struct WriteRequestEncoder {
                 Self.gather(table, exemplars.lazy.map(\.ref), labels, &scratch, &exemplarRuns)
             }
         }
+        scratch.append(contentsOf: repeatElement(0, count: strideSlack))  // for `writeLabels`' strides
         return scratch.withUnsafeBytes { all in
             encode(samples, exemplars: exemplars, labels: labels, table: all, runs: runs, exemplarRuns: exemplarRuns)
         }
@@ -236,7 +244,8 @@ struct WriteRequestEncoder {
         let groups = self.groups
         let exemplarGroups = self.exemplarGroups
         buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: repeatElement(0, count: total))
+        buffer.append(contentsOf: repeatElement(0, count: total + strideSlack))  // for `writeLabels`' strides
+        defer { buffer.removeLast(strideSlack) }
         buffer.withUnsafeMutableBytes { raw in
             guard let base = raw.baseAddress else { return }
             var w = ProtoBytes(p: base)
@@ -298,7 +307,8 @@ struct WriteRequestEncoder {
             SeriesLabelCache.forEachMerged(canonical, external) { w.label($0, $1) }
             return
         }
-        // Short labels: the canonical length-prefixed name and value are the fields' bytes.
+        // Short labels: the canonical length-prefixed name and value are the fields' bytes. Both
+        // the gathered labels and the request have `strideSlack` bytes past their end.
         var i = 0
         while i < canonical.count {
             let n = Int(base.load(fromByteOffset: i, as: UInt8.self))
@@ -306,9 +316,9 @@ struct WriteRequestEncoder {
             w.byte(0x0a)
             w.byte(UInt8(n + v + 4))
             w.byte(0x0a)
-            w.bytes(UnsafeRawBufferPointer(start: base + i, count: 1 + n))
+            w.bytesInStrides(base + i, 1 + n)
             w.byte(0x12)
-            w.bytes(UnsafeRawBufferPointer(start: base + i + 1 + n, count: 1 + v))
+            w.bytesInStrides(base + i + 1 + n, 1 + v)
             i += 2 + n + v
         }
     }

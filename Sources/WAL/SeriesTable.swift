@@ -8,8 +8,9 @@ import OutpostModel
 /// value, so a series' canonical bytes are its symbols' bytes one after another: reading them back
 /// is a copy per symbol, and comparing them with a label set is a comparison per symbol.
 public struct SeriesTable: Sendable {
-    /// Distinct names and values, one after another in id order.
-    private var symbols: [UInt8] = []
+    /// Distinct names and values, one after another in id order, then ``strideSlack`` zero bytes
+    /// so that any symbol can be copied in 16-byte strides.
+    private var symbols = [UInt8](repeating: 0, count: strideSlack)
     /// Symbol `k` spans `symbolBounds[k]..<symbolBounds[k + 1]` of `symbols`.
     private var symbolBounds: [UInt32] = [0]
     /// Symbol ids + 1 by hash slot of their bytes; 0 is an empty slot. At most half full.
@@ -87,7 +88,7 @@ public struct SeriesTable: Sendable {
     @discardableResult
     public func withLabels(_ ref: SeriesRef, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let (length, ids) = header(ref) else { return false }
-        withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { out in
+        withUnsafeTemporaryAllocation(byteCount: length + strideSlack, alignment: 1) { out in
             let filled = out.baseAddress.map { copyLabels(ids, to: $0, capacity: length) } ?? 0
             body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[..<filled]))
         }
@@ -99,11 +100,11 @@ public struct SeriesTable: Sendable {
     public func appendLabels(_ ref: SeriesRef, to out: inout [UInt8]) -> Bool {
         guard let (length, ids) = header(ref) else { return false }
         let from = out.count
-        out.append(contentsOf: repeatElement(0, count: length))
+        out.append(contentsOf: repeatElement(0, count: length + strideSlack))
         let filled = out.withUnsafeMutableBytes { o in
             o.baseAddress.map { copyLabels(ids, to: $0 + from, capacity: length) } ?? 0
         }
-        out.removeLast(length - filled)
+        out.removeLast(length + strideSlack - filled)
         return true
     }
 
@@ -120,7 +121,7 @@ public struct SeriesTable: Sendable {
     }
 
     /// Copies the symbols listed at `ids` of `arena` (a count, then that many ids) to `target`,
-    /// which has room for `capacity` bytes; how many bytes were copied.
+    /// which has room for `capacity` bytes and ``strideSlack`` more; how many bytes were copied.
     @inline(__always)
     private func copyLabels(_ ids: Int, to target: UnsafeMutableRawPointer, capacity: Int) -> Int {
         arena.withUnsafeBytes { a in
@@ -135,7 +136,7 @@ public struct SeriesTable: Sendable {
                         let start = Int(bounds[id])
                         let size = Int(bounds[id + 1]) - start
                         guard filled + size <= capacity else { break }
-                        (target + filled).copyMemory(from: source + start, byteCount: size)
+                        copyInStrides(target + filled, source + start, count: size)
                         filled += size
                     }
                     return filled
@@ -172,8 +173,10 @@ public struct SeriesTable: Sendable {
             slot = (slot + 1) & mask
         }
         let id = symbolBounds.count - 1
+        symbols.removeLast(strideSlack)
         symbols.append(contentsOf: symbol)
         symbolBounds.append(UInt32(symbols.count))
+        symbols.append(contentsOf: repeatElement(0, count: strideSlack))
         if (id + 1) * 2 > symbolIndex.count {
             symbolIndex = [UInt32](repeating: 0, count: symbolIndex.count * 2)
             mask = symbolIndex.count - 1

@@ -78,6 +78,10 @@ import Testing
         ("m{a=\"b", 1, "unterminated quoted string"),
         ("m{1a=\"b\"} 1", 1, "expected label name"),
         ("a 1\nb 2\n9bad 1", 3, "expected metric name"),
+        // Values may span lines; the lines they span count.
+        ("m{a=\"x\ny\"} 1\nbad", 3, "expected value after metric"),
+        ("m{a=\"x\\\ny\",b=\"\n\n\"} 1\nbad", 5, "expected value after metric"),
+        ("m{a=\"x\ny", 2, "unterminated quoted string"),
     ])
     func rejects(text: String, line: Int, message: String) {
         let error = parseError(text)
