@@ -10,8 +10,9 @@ public func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int)
     memcmp(a, b, count) == 0
 }
 
-/// How many bytes past its end a buffer must have for ``copyInStrides(_:_:count:)``.
-public let strideSlack = 16
+/// How many bytes past its end a buffer must have for ``copyInStrides(_:_:count:)``. A constant
+/// the compiler folds in, not a global (whose lazy initialisation is checked at every use).
+@inlinable public var strideSlack: Int { 16 }
 
 /// Copies `count` bytes from `source` to `target` 16 at a time, so that copying a short label name
 /// or value is a load and a store rather than a call: it reads and writes up to 15 bytes past
